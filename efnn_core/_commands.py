@@ -1,0 +1,1 @@
+"""Imports the modules that register CLI commands beyond ``data`` (train, evaluate, ...)."""
