@@ -1,1 +1,3 @@
 """Imports the modules that register CLI commands beyond ``data`` (train, evaluate, ...)."""
+
+from . import train_cli  # noqa: F401,E402 - train, evaluate
