@@ -103,6 +103,7 @@ def main(argv=None) -> int:
     from . import _commands  # noqa: F401 - registers train/evaluate/reproduce/nnft commands
 
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in checkpoints
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError, InterruptedError) as err:

@@ -59,7 +59,8 @@ def predict(model, spins, *, batch_size: int = 4096, device=None) -> np.ndarray:
     """Energies the model predicts, float64 numpy (B,).
 
     Args:
-        model: torch module mapping spins (B, L, L, 3) or (B, n) to energies (B,).
+        model: torch module mapping spins (B, L, L, 3) or (B, n) to energies (B,), or a
+            numpy model with ``predict(spins, batch=...)`` (the effective model).
         spins: numpy array or torch tensor, (B, L, L, 3) or (B, n).
         batch_size: configurations per forward pass (memory, not results).
         device: where to compute; default: where the model's parameters are.
@@ -67,6 +68,8 @@ def predict(model, spins, *, batch_size: int = 4096, device=None) -> np.ndarray:
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if not isinstance(model, torch.nn.Module) and hasattr(model, "predict"):  # numpy models (EffectiveModel)
+        return np.asarray(model.predict(np.asarray(spins), batch=batch_size), dtype=np.float64)
     mdev, dtype = _model_place(model)
     dev = mdev if device is None else pick_device(device)
     if dev != mdev:

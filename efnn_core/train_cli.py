@@ -14,6 +14,8 @@ scores it on a test set and prints the same table plus timings.
 from __future__ import annotations
 
 import math
+import platform
+import shlex
 import sys
 import time
 
@@ -92,6 +94,15 @@ def cmd_train(a) -> int:
         Xtr, Ytr = Xtr[: a.train_count], Ytr[: a.train_count]
     if a.test_count:
         Xte, Yte = Xte[: a.test_count], Yte[: a.test_count]
+    # The best epoch is chosen on a validation set: the last --validation training
+    # configurations (held out from training), or, with --validation 0, the test set itself.
+    if a.validation:
+        if not 0 < a.validation < len(Xtr):
+            raise ValueError(f"--validation {a.validation} must be between 1 and {len(Xtr) - 1}")
+        Xval, Yval = Xtr[-a.validation:], Ytr[-a.validation:]
+        Xtr, Ytr = Xtr[: -a.validation], Ytr[: -a.validation]
+    else:
+        Xval, Yval = Xte, Yte
     params = data.manifest(train_name, a.data_dir)["params"]
     temperature = params.get("T") if a.system == "double_exchange" else None
 
@@ -123,7 +134,7 @@ def cmd_train(a) -> int:
         hp["width"] = a.width
     with seeded(cfg.seed):
         model = build(a.arch, family, **hp)
-    trainer = Trainer(model, cfg, train=(Xtr, Ytr), test=(Xte, Yte), temperature=temperature)
+    trainer = Trainer(model, cfg, train=(Xtr, Ytr), test=(Xval, Yval), temperature=temperature)
     out = a.out or f"runs/{a.system}_{a.arch}_s{cfg.seed}"
     print(
         f"training {a.arch} ({family}, {', '.join(f'{k}={v}' for k, v in hp.items())}; "
@@ -171,11 +182,19 @@ def cmd_train(a) -> int:
         "best_epoch": result["best_epoch"],
         "seconds": round(result["elapsed"], 2),
         "reason": result["reason"],
+        "selection": "validation" if a.validation else "test",
+        "validation_count": int(a.validation or 0),
+        "command": "python -m efnn_core " + " ".join(shlex.quote(x) for x in a.argv),
+        "hardware": f"{describe(trainer.device)}; {platform.processor() or platform.machine()}, "
+        f"{__import__('torch').get_num_threads()} torch threads",
     }
-    metrics = {
-        k: result.get(k)
-        for k in ("rmse", "rmse_T", "rel_error", "rmse_per_site", "r2", "mae", "n", "label_mean", "label_std")
-    }
+    keys = ("rmse", "rmse_T", "rel_error", "rmse_per_site", "r2", "mae", "n", "label_mean", "label_std")
+    if a.validation:  # report the held-out test set, not the set the best epoch was picked on
+        from .metrics import evaluate
+
+        training["validation_metrics"] = {k: result.get(k) for k in keys}
+        result = {**result, **evaluate(trainer.model, Xte, Yte, temperature=temperature)}
+    metrics = {k: result.get(k) for k in keys}
     checkpoint.save(
         out,
         trainer.model,
@@ -299,6 +318,9 @@ def add_train(sub) -> None:
     p.add_argument("--seed", type=int, help="seed of the initialization and shuffling (default 0)")
     p.add_argument("--train-count", type=int, help="use only the first N training configurations")
     p.add_argument("--test-count", type=int, help="use only the first N test configurations")
+    p.add_argument("--validation", type=int, default=0,
+                   help="hold out the last N training configurations to pick the best epoch on "
+                   "(default 0: pick on the test set)")
     p.add_argument("--train-dataset", help="training set name (default: the system's shipped one)")
     p.add_argument("--test-dataset", help="test set name (default: the system's shipped one)")
     p.add_argument("--data-dir", help="data folder (default: data/)")
@@ -341,3 +363,65 @@ def add_evaluate(sub) -> None:
     )
     p.add_argument("--threads", type=int, help="torch CPU threads (default: all usable cores)")
     p.set_defaults(func=cmd_evaluate)
+
+
+# --------------------------------------------------------------------------- fit-effective
+def cmd_fit_effective(a) -> int:
+    import platform
+    import shlex
+    import time
+
+    from . import checkpoint, data
+    from .metrics import scores
+    from .nets.effective import EffectiveModel
+
+    Xtr, Ytr = data.load(a.train_dataset, a.data_dir)
+    Xte, Yte = data.load(a.test_dataset, a.data_dir)
+    if a.validation:  # held out as for the networks, so both see the same training configurations
+        Xtr, Ytr = Xtr[: -a.validation], Ytr[: -a.validation]
+    kw = dict(kind=a.kind, ridge=a.ridge)
+    if a.kind == "tiled":
+        kw["tile"] = a.tile
+    else:
+        kw.update(max_range=a.max_range, window=a.window)
+    model = EffectiveModel(**kw)
+    print(f"fitting the {a.kind} effective model ({model.num_parameters(Xtr.shape[1])} coefficients) on "
+          f"{len(Xtr)} configurations", file=sys.stderr)
+    t0 = time.perf_counter()
+    model.fit(Xtr, Ytr)
+    seconds = time.perf_counter() - t0
+    params = data.manifest(a.train_dataset, a.data_dir)["params"]
+    m = scores(model.predict(Xte), Yte, sites=Xte.shape[1] * Xte.shape[2], temperature=params.get("T"))
+    checkpoint.save(
+        a.out, model, system="double_exchange", system_params=params,
+        dataset={"train": checkpoint.dataset_fingerprint(a.train_dataset, a.data_dir),
+                 "test": checkpoint.dataset_fingerprint(a.test_dataset, a.data_dir)},
+        metrics={k: m.get(k) for k in ("rmse", "rmse_T", "rel_error", "rmse_per_site", "r2", "mae", "n",
+                                        "label_mean", "label_std")},
+        training={"train_count": int(len(Xtr)), "seconds": round(seconds, 2), "epochs_run": 0,
+                  "selection": "closed form (ridge)", "validation_count": int(a.validation or 0),
+                  "command": "python -m efnn_core " + " ".join(shlex.quote(x) for x in a.argv),
+                  "hardware": f"cpu; {platform.processor() or platform.machine()}"},
+        extra={"arch": "effective", "family": "effective", "hp": kw},
+    )
+    print(metrics_table(m, title=f"{a.kind} effective model on {a.test_dataset} (fit {seconds:.1f} s)"))
+    return 0
+
+
+@register
+def add_fit_effective(sub) -> None:
+    p = sub.add_parser("fit-effective", help="fit the linear effective-model baseline (paper Eq. 3)",
+                       description="Fit the effective model of paper Eq. 3 (2- and 4-body spin dot "
+                       "products) by ridge least squares and save it as a checkpoint.")
+    p.add_argument("--kind", choices=["translation", "tiled"], default="translation")
+    p.add_argument("--tile", type=int, default=2, help="tiled: tile size (default 2)")
+    p.add_argument("--max-range", type=int, default=2, help="translation: 2-body range (default 2)")
+    p.add_argument("--window", type=int, default=3, help="translation: 4-body window (default 3)")
+    p.add_argument("--ridge", type=float, default=1e-6, help="relative ridge (default 1e-6)")
+    p.add_argument("--train-dataset", default="de_L10_train")
+    p.add_argument("--test-dataset", default="de_L10_test")
+    p.add_argument("--validation", type=int, default=0,
+                   help="drop the last N training configurations (to match the networks' training set)")
+    p.add_argument("--data-dir", help="data folder (default: data/)")
+    p.add_argument("--out", required=True, help="checkpoint stem")
+    p.set_defaults(func=cmd_fit_effective)

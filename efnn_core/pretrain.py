@@ -1,0 +1,116 @@
+"""Recipes for the shipped pretrained models, run through the project's own ``train`` CLI.
+
+    python -m efnn_core pretrain --list           # the recipes and whether each exists
+    python -m efnn_core pretrain --jobs 2         # train the missing ones (resumable)
+    python -m efnn_core pretrain --only de_efnn   # names containing a substring
+
+Every model is one ``python -m efnn_core train ... --out pretrained/<name>``
+command (recorded in its JSON metadata), run in its own single-threaded
+process so that ``--jobs`` models train side by side on separate cores.  A
+finished model is skipped on a rerun, so an interrupted session loses at most
+the models in flight.  Logs go to ``runs/pretrain/<name>.log``.
+
+Budgets (CPU, float32, same for every architecture of a system):
+
+* double exchange, L = 10: 38,000 training configurations (2,000 held out to
+  pick the best epoch), the shipped de_L10_test as test set; Adam, cosine
+  learning rate from 3e-3, batch 256, ``DE_EPOCHS`` epochs;
+* 3-spin: 15,000 of the authors' 16,000 training samples (1,000 held out),
+  width 120, Adam, cosine from 1e-3, batch 256, no weight decay,
+  ``SPIN_EPOCHS`` epochs.
+
+The authors trained far longer (1,000 DE epochs on 160k samples; 8,000-16,000
+3-spin epochs): see docs/RESULTS.md for what that changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .cli import register
+from .pretrained import PRETRAINED_DIR
+
+DE_EPOCHS = 60
+SPIN_EPOCHS = 150
+SPIN_WIDTH = 120
+ARCHS = ("efnn", "dnn", "resnet", "densenet")
+
+
+def recipes() -> dict[str, list[str]]:
+    """name -> argument list of ``python -m efnn_core`` (without --out)."""
+    out = {}
+    de = ["train", "--system", "double_exchange", "--epochs", str(DE_EPOCHS), "--lr", "3e-3", "--schedule", "cosine",
+          "--batch-size", "256", "--validation", "2000", "--threads", "1", "--seed", "0", "--quiet"]
+    for arch in ARCHS:
+        for n in (1, 2, 3):
+            out[f"de_{arch}_c3_n{n}"] = [*de, "--arch", arch, "--channels", "3", "--layers", str(n)]
+    for c in (1, 5):
+        out[f"de_efnn_c{c}_n2"] = [*de, "--arch", "efnn", "--channels", str(c), "--layers", "2"]
+    eff = ["fit-effective", "--validation", "2000"]
+    out["de_effective_translation"] = [*eff, "--kind", "translation"]
+    out["de_effective_tiled2"] = [*eff, "--kind", "tiled", "--tile", "2"]
+    for kind in ("binary", "continuous"):
+        spin = ["train", "--system", f"three_spin_{kind}", "--epochs", str(SPIN_EPOCHS), "--lr", "1e-3",
+                "--schedule", "cosine", "--batch-size", "256", "--weight-decay", "0", "--dtype", "float32",
+                "--validation", "1000", "--threads", "1", "--seed", "0", "--quiet"]
+        for arch in ARCHS:
+            for k in (1, 2, 3):
+                out[f"spin_{kind}_{arch}_w{SPIN_WIDTH}_l{k}"] = [*spin, "--arch", arch, "--width",
+                                                                  str(SPIN_WIDTH), "--layers", str(k)]
+    return out
+
+
+def _done(name: str, directory: Path) -> bool:
+    return (directory / f"{name}.json").is_file() and (directory / f"{name}.safetensors").is_file()
+
+
+def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR,
+        logs: Path = Path("runs/pretrain")) -> int:
+    todo = [(n, r) for n, r in recipes().items() if (not only or only in n) and not _done(n, directory)]
+    logs.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    running: list[tuple[str, subprocess.Popen, float]] = []
+    failed = []
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    print(f"{len(todo)} model(s) to train, {jobs} at a time", flush=True)
+    while todo or running:
+        while todo and len(running) < jobs:
+            name, args = todo.pop(0)
+            cmd = [sys.executable, "-m", "efnn_core", *args, "--out", str(directory / name)]
+            log = open(logs / f"{name}.log", "w")
+            running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time()))
+            print(f"start {name}", flush=True)
+        time.sleep(2)
+        for item in list(running):
+            name, proc, t0 = item
+            if proc.poll() is not None:
+                running.remove(item)
+                status = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode}; see {logs / name}.log)"
+                if proc.returncode:
+                    failed.append(name)
+                print(f"{status:6s} {name} in {time.time() - t0:.0f} s", flush=True)
+    return 1 if failed else 0
+
+
+@register
+def add_pretrain(sub) -> None:
+    p = sub.add_parser("pretrain", help="train the shipped pretrained models from their recipes (resumable)",
+                       description=__doc__.splitlines()[0])
+    p.add_argument("--list", action="store_true", help="print the recipes and exit")
+    p.add_argument("--only", help="only recipes whose name contains this text")
+    p.add_argument("--jobs", type=int, default=1, help="models trained side by side (one core each)")
+
+    def cmd(a) -> int:
+        if a.list:
+            for name, args in recipes().items():
+                mark = "done" if _done(name, PRETRAINED_DIR) else "    "
+                print(f"{mark} {name:34s} python -m efnn_core {' '.join(args)} --out pretrained/{name}")
+            return 0
+        return run(a.only, a.jobs)
+
+    p.set_defaults(func=cmd)
