@@ -2,7 +2,7 @@
 
     python -m efnn_core pretrain --list           # the recipes and whether each exists
     python -m efnn_core pretrain --jobs 2         # train the missing ones (resumable)
-    python -m efnn_core pretrain --only de_efnn   # names containing a substring
+    python -m efnn_core pretrain --only de_efnn   # names containing a substring (comma: any of several)
 
 Every model is one ``python -m efnn_core train ... --out pretrained/<name>``
 command (recorded in its JSON metadata), run in its own single-threaded
@@ -35,7 +35,7 @@ from pathlib import Path
 from .cli import register
 from .pretrained import PRETRAINED_DIR
 
-DE_EPOCHS = 60
+DE_EPOCHS = 20
 SPIN_EPOCHS = 150
 SPIN_WIDTH = 120
 ARCHS = ("efnn", "dnn", "resnet", "densenet")
@@ -71,7 +71,9 @@ def _done(name: str, directory: Path) -> bool:
 
 def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR,
         logs: Path = Path("runs/pretrain")) -> int:
-    todo = [(n, r) for n, r in recipes().items() if (not only or only in n) and not _done(n, directory)]
+    wanted = [w for w in (only or "").split(",") if w]
+    todo = [(n, r) for n, r in recipes().items()
+            if (not wanted or any(w in n for w in wanted)) and not _done(n, directory)]
     logs.mkdir(parents=True, exist_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
     running: list[tuple[str, subprocess.Popen, float]] = []
@@ -102,7 +104,7 @@ def add_pretrain(sub) -> None:
     p = sub.add_parser("pretrain", help="train the shipped pretrained models from their recipes (resumable)",
                        description=__doc__.splitlines()[0])
     p.add_argument("--list", action="store_true", help="print the recipes and exit")
-    p.add_argument("--only", help="only recipes whose name contains this text")
+    p.add_argument("--only", help="only recipes whose name contains this text (comma-separated: any of them)")
     p.add_argument("--jobs", type=int, default=1, help="models trained side by side (one core each)")
 
     def cmd(a) -> int:
