@@ -35,7 +35,7 @@ from pathlib import Path
 from .cli import register
 from .pretrained import PRETRAINED_DIR
 
-DE_EPOCHS = 20
+DE_EPOCHS = 40
 SPIN_EPOCHS = 150
 SPIN_WIDTH = 120
 ARCHS = ("efnn", "dnn", "resnet", "densenet")

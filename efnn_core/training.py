@@ -495,26 +495,16 @@ class Trainer:
                 state["best"] = crit
                 self.best_state = self._snapshot()
                 self.best_metrics = m
-            ev = Event(
-                kind=kind,
-                epoch=epoch,
-                step=step,
-                progress=step / per_epoch,
-                train_loss=train_loss,
-                train_rmse=train_rmse,
-                test_rmse=m and m["rmse"],
-                test_rmse_T=m and m["rmse_T"],
-                rel_error=m and m["rel_error"],
-                rmse_per_site=m and m["rmse_per_site"],
-                r2=m and m["r2"],
-                mae=m and m["mae"],
-                lr=state["lr"],
-                elapsed=time.perf_counter() - t0,
-                best=is_best,
-                best_rmse=state["best"],
-            )
+            ev = make_event(kind, m, train_loss, train_rmse, best=is_best)
             self.history.append(ev)
             return ev
+
+        def make_event(kind: str, m: dict | None, train_loss, train_rmse, **flags) -> Event:
+            return Event(kind=kind, epoch=epoch, step=step, progress=step / per_epoch, train_loss=train_loss,
+                         train_rmse=train_rmse, test_rmse=m and m["rmse"], test_rmse_T=m and m["rmse_T"],
+                         rel_error=m and m["rel_error"], rmse_per_site=m and m["rmse_per_site"],
+                         r2=m and m["r2"], mae=m and m["mae"], lr=state["lr"],
+                         elapsed=time.perf_counter() - t0, best_rmse=state["best"], **flags)
 
         try:
             while epoch < cfg.epochs and reason == "completed":
@@ -570,27 +560,8 @@ class Trainer:
         final = self._finish()
         m = self.best_metrics
         last = self.history[-1] if self.history else None
-        ev = Event(
-            kind="final",
-            epoch=epoch,
-            step=step,
-            progress=step / per_epoch,
-            train_loss=last.train_loss if last else math.nan,
-            train_rmse=last.train_rmse if last else math.nan,
-            test_rmse=m and m["rmse"],
-            test_rmse_T=m and m["rmse_T"],
-            rel_error=m and m["rel_error"],
-            rmse_per_site=m and m["rmse_per_site"],
-            r2=m and m["r2"],
-            mae=m and m["mae"],
-            lr=state["lr"],
-            elapsed=time.perf_counter() - t0,
-            best=True,
-            best_rmse=state["best"],
-            done=True,
-            cancelled=reason == "cancelled",
-            reason=reason,
-        )
+        ev = make_event("final", m, last.train_loss if last else math.nan, last.train_rmse if last else math.nan,
+                        best=True, done=True, cancelled=reason == "cancelled", reason=reason)
         self.history.append(ev)
         self.result = {
             **(m or {}),
