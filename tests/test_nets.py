@@ -269,3 +269,17 @@ def test_dense_bad_input(bad, match):
 def test_build_rejects_bad_hyperparameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build(**kwargs)
+
+
+def test_training_after_inference_at_the_same_size():
+    """Cached engine constants built under inference_mode must not poison a later backward."""
+    from efnn_core.nets import _ops
+
+    _ops._shift_tensor.cache_clear()
+    _ops._row_shift_tensor.cache_clear()
+    model = build("efnn", "lattice", channels=1, layers=1, seed=0)
+    x = torch.nn.functional.normalize(torch.randn(40, 11, 11, 3), dim=-1)
+    with torch.inference_mode():
+        model(x)
+    model(x).sum().backward()  # raised "Inference tensors cannot be saved for backward" before
+    assert all(p.grad is not None for p in model.parameters())

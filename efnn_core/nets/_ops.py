@@ -47,7 +47,23 @@ def circular_pad(x: torch.Tensor, p: int) -> torch.Tensor:
     return F.pad(x, (p, p, p, p), mode="circular") if p else x
 
 
-@lru_cache(maxsize=16)
+def _constant(fn):
+    """Cache a tensor-building function per arguments, building outside inference mode.
+
+    A tensor first created under ``torch.inference_mode()`` (as in evaluation) is an
+    inference tensor and could not be saved for backward by a later training step.
+    """
+    cached = lru_cache(maxsize=16)(fn)
+
+    def wrapper(*args):
+        with torch.inference_mode(False):
+            return cached(*args)
+
+    wrapper.__doc__, wrapper.cache_clear = fn.__doc__, cached.cache_clear
+    return wrapper
+
+
+@_constant
 def _shift_tensor(L: int, k: int) -> torch.Tensor:
     """M[s_in, s_out, t] = number of kernel taps t = (dy, dx) that read site s_in for output s_out.
 
@@ -80,7 +96,7 @@ def dense_matrix(weight: torch.Tensor, L: int) -> torch.Tensor:
     return d.permute(3, 0, 2, 1).reshape(ci * n2, co * n2)
 
 
-@lru_cache(maxsize=16)
+@_constant
 def _row_shift_tensor(L: int, k: int) -> torch.Tensor:
     """M1[c_in, c_out, dx] = number of taps dx reading column c_in for output column c_out, (L, L, k)."""
     m = torch.zeros(L, L, k)

@@ -1,0 +1,169 @@
+"""Plotly figures for the explorer: spin lattices, scalar maps, curves.
+
+No Streamlit here: every function takes arrays and returns a ``go.Figure``.
+Lattice coordinates: x = column, y = row, row 0 drawn at the top.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+SZ_SCALE = "RdBu_r"      # s_z: blue = down, red = up
+FIELD_SCALE = "PuOr_r"   # signed scalar maps (fields, quasi-particles)
+COLORS = {"efnn": "#d62728", "dnn": "#7f7f7f", "resnet": "#1f77b4", "densenet": "#2ca02c", "ed": "#111111"}
+PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+
+
+def _marker_size(L: int) -> float:
+    return float(np.clip(260.0 / L, 5, 26))
+
+
+def _lattice_layout(fig: go.Figure, L: int, height: int, title: str | None = None) -> go.Figure:
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
+        dragmode=False, clickmode="event+select", showlegend=False,  # select mode would swallow clicks
+        plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", uirevision="lattice",
+    )
+    fig.update_xaxes(range=[-0.7, L - 0.3], showgrid=False, zeroline=False, visible=False, constrain="domain")
+    fig.update_yaxes(range=[L - 0.3, -0.7], showgrid=False, zeroline=False, visible=False,
+                     scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def spin_lattice(spins: np.ndarray, *, height: int = 520, title: str | None = None,
+                 highlight=None) -> go.Figure:
+    """Heisenberg spins (L, L, 3): site discs coloured by s_z with in-plane arrows (s_x, s_y).
+
+    Trace 0 is the selectable site trace (one point per site, x = col, y = row,
+    customdata = (row, col)); the arrow traces ignore hover and selection.
+    """
+    L = spins.shape[0]
+    row, col = np.meshgrid(np.arange(L), np.arange(L), indexing="ij")
+    x, y = col.ravel().astype(float), row.ravel().astype(float)
+    sx, sy, sz = (spins[..., k].ravel() for k in range(3))
+    theta = np.degrees(np.arccos(np.clip(sz, -1, 1)))
+    phi = np.degrees(np.arctan2(sy, sx)) % 360
+    size = _marker_size(L)
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=x, y=y, mode="markers", name="sites",
+        marker=dict(size=size, color=sz, colorscale=SZ_SCALE, cmin=-1, cmax=1, line=dict(width=0.5, color="#555"),
+                    colorbar=dict(title="s<sub>z</sub>", thickness=12, len=0.8)),
+        customdata=np.stack([row.ravel(), col.ravel(), theta, phi, sx, sy, sz], -1),
+        hovertemplate="site (row %{customdata[0]}, col %{customdata[1]})<br>θ=%{customdata[2]:.0f}°, "
+                      "φ=%{customdata[3]:.0f}°<br>s=(%{customdata[4]:.2f}, %{customdata[5]:.2f}, "
+                      "%{customdata[6]:.2f})<extra></extra>",
+        selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0)),
+    ))
+    # in-plane arrows: shafts as one line trace (segments separated by None), heads as rotated triangles
+    a = 0.42  # half length of a full in-plane arrow, in lattice units
+    inplane = np.hypot(sx, sy)
+    x0, x1 = x - a * sx, x + a * sx
+    y0, y1 = y + a * sy, y - a * sy   # y axis points down: +s_y is drawn upwards
+    xs = np.stack([x0, x1, np.full_like(x, np.nan)], -1).ravel()
+    ys = np.stack([y0, y1, np.full_like(y, np.nan)], -1).ravel()
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#222", width=1.6 if L <= 20 else 1.0),
+                             hoverinfo="skip", name="arrows"))
+    show = inplane > 0.15
+    fig.add_trace(go.Scatter(
+        x=x1[show], y=y1[show], mode="markers", hoverinfo="skip", name="heads",
+        marker=dict(symbol="triangle-up", size=max(4.0, size * 0.42), color="#222",
+                    angle=(90 - np.degrees(np.arctan2(sy, sx)))[show]),
+    ))
+    if highlight is not None and len(highlight):
+        h = np.asarray(highlight, dtype=int).reshape(-1, 2)
+        fig.add_trace(go.Scatter(x=h[:, 1], y=h[:, 0], mode="markers", hoverinfo="skip", name="edited",
+                                 marker=dict(size=size * 1.25, color="rgba(0,0,0,0)",
+                                             line=dict(width=2, color="#f5a300"))))
+    return _lattice_layout(fig, L, height, title)
+
+
+def ising_lattice(spins: np.ndarray, *, height: int = 420, title: str | None = None) -> go.Figure:
+    """Ising spins (L, L) of +-1 as clickable discs with up/down triangles."""
+    L = spins.shape[0]
+    row, col = np.meshgrid(np.arange(L), np.arange(L), indexing="ij")
+    s = spins.ravel()
+    size = _marker_size(L) * 1.1
+    fig = go.Figure(go.Scatter(
+        x=col.ravel(), y=row.ravel(), mode="markers", name="sites",
+        marker=dict(size=size, color=s, colorscale=[[0, "#2c7bb6"], [1, "#d7191c"]], cmin=-1, cmax=1,
+                    symbol=np.where(s > 0, "triangle-up", "triangle-down"), line=dict(width=0.6, color="#333")),
+        customdata=np.stack([row.ravel(), col.ravel(), s], -1),
+        hovertemplate="site (row %{customdata[0]}, col %{customdata[1]})<br>s = %{customdata[2]:+.0f}"
+                      "<br>click to flip<extra></extra>",
+        selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0)),
+    ))
+    return _lattice_layout(fig, L, height, title)
+
+
+def scalar_map(values: np.ndarray, *, title: str = "", height: int = 360, colorscale: str = FIELD_SCALE,
+               symmetric: bool = True, text: bool | None = None, colorbar_title: str = "") -> go.Figure:
+    """(L, L) heatmap, row 0 on top; symmetric colour range around 0 by default."""
+    v = np.asarray(values, dtype=float)
+    L = v.shape[0]
+    vmax = float(np.abs(v).max()) or 1.0
+    kw = dict(zmin=-vmax, zmax=vmax) if symmetric else {}
+    show_text = (L <= 12) if text is None else text
+    fig = go.Figure(go.Heatmap(
+        z=v, colorscale=colorscale, **kw, colorbar=dict(thickness=10, title=colorbar_title),
+        text=np.vectorize(lambda t: f"{t + 0.0:.2g}")(np.round(v, 6) + 0.0) if show_text else None,
+        texttemplate="%{text}" if show_text else None, textfont=dict(size=10),
+        hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>", xgap=1, ygap=1,
+    ))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), title=dict(text=title, font=dict(size=14)))
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def curves(history: dict[str, dict[str, list]], *, y: str, title: str, log_y: bool = True,
+           y_title: str = "", height: int = 320, dash_key: str | None = None) -> go.Figure:
+    """Line chart of ``history[name][y]`` against ``history[name]["epoch"]`` for every run name.
+
+    ``dash_key``: a second series per run drawn dashed (e.g. test loss next to train loss).
+    """
+    fig = go.Figure()
+    for k, (name, h) in enumerate(history.items()):
+        color = PALETTE[k % len(PALETTE)]
+        if h.get(y):
+            fig.add_trace(go.Scatter(x=h["epoch"], y=h[y], mode="lines+markers", name=f"{name}",
+                                     line=dict(color=color, width=2), marker=dict(size=4)))
+        if dash_key and h.get(dash_key):
+            fig.add_trace(go.Scatter(x=h["epoch"], y=h[dash_key], mode="lines", name=f"{name} (test)",
+                                     line=dict(color=color, width=2, dash="dot")))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title,
+                      legend=dict(orientation="h", y=-0.25), xaxis_title="epoch", yaxis_title=y_title)
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+def chain_figure(spins: np.ndarray, *, kind: str = "binary", height: int = 480, title: str | None = None) -> go.Figure:
+    """The 15 sites of the infinite-range 3-spin model on a circle (every triple interacts), coloured by s.
+
+    Trace 0 is the selectable site trace; point i is site i.
+    """
+    n = len(spins)
+    ang = np.pi / 2 - 2 * np.pi * np.arange(n) / n
+    x, y = np.cos(ang), np.sin(ang)
+    fig = go.Figure(go.Scatter(
+        x=x, y=y, mode="markers",
+        marker=dict(size=38, color=spins, colorscale=SZ_SCALE, cmin=0 if kind == "binary" else -1, cmax=1,
+                    line=dict(width=1, color="#333"), colorbar=dict(title="s", thickness=12, len=0.8)),
+        customdata=np.stack([np.arange(n), spins], -1),
+        hovertemplate="site %{customdata[0]}<br>s = %{customdata[1]:.3f}<extra></extra>",
+        selected=dict(marker=dict(opacity=1.0)), unselected=dict(marker=dict(opacity=1.0)),
+    ))
+    for i in range(n):  # site numbers just outside the ring
+        fig.add_annotation(x=1.17 * x[i], y=1.17 * y[i], text=str(i), showarrow=False, font=dict(size=12, color="#555"))
+    # faint chords between all pairs (as shapes, below the sites): every site talks to every other
+    for i in range(n):
+        for j in range(i + 1, n):
+            fig.add_shape(type="line", x0=x[i], y0=y[i], x1=x[j], y1=y[j], layer="below",
+                          line=dict(color="rgba(120,120,120,0.15)", width=1))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
+                      dragmode=False, clickmode="event+select", showlegend=False, plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_xaxes(visible=False, range=[-1.3, 1.3], constrain="domain")
+    fig.update_yaxes(visible=False, range=[-1.3, 1.3], scaleanchor="x", scaleratio=1)
+    return fig

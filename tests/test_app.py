@@ -1,0 +1,409 @@
+"""The Streamlit explorer under streamlit.testing (AppTest): every page renders on the shipped data and its
+main interactions work; plus unit tests of the app's numpy helpers (presets, uploads, architecture counts)."""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import _arch, _presets, _uploads
+from efnn_core.systems import DoubleExchange
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "streamlit_app.py"
+PAGES = ["overview", "lattice_lab", "train", "generalization", "architecture"]
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+
+def _has(module: str, attr: str) -> bool:
+    import importlib
+
+    try:
+        return hasattr(importlib.import_module(module), attr)
+    except ImportError:
+        return False
+
+
+needs_training = pytest.mark.skipif(not (_has("efnn_core.nets", "build") and _has("efnn_core.training", "Trainer")),
+                                    reason="efnn_core.nets / efnn_core.training not available yet")
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    """A fresh session on ``page``; ``query`` plays the role of the URL's query string for that page."""
+    at = AppTest.from_file(str(APP), default_timeout=90).run()
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at, label_start: str) -> str:
+    for m in at.metric:
+        if m.label.startswith(label_start):
+            return m.value
+    raise AssertionError(f"no metric {label_start!r}; have {[m.label for m in at.metric]}")
+
+
+# ----------------------------------------------------------------------------- every page
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_without_exceptions(page):
+    at = open_page(page)
+    assert not at.error, [e.value for e in at.error]
+    assert at.title, "every page has a title"
+    assert any("efnn-lead" in m.value for m in at.markdown), "every page says what the user is looking at"
+
+
+# ----------------------------------------------------------------------------- overview
+def test_overview_efnn_reproduces_ising_energy_for_every_preset():
+    at = open_page("overview")
+    for preset in ("ferromagnet", "neel", "domain_wall", "random"):
+        at.selectbox(key="ov_preset").set_value(preset).run()
+        assert not at.exception
+        assert metric(at, "Exact H") == metric(at, "EFNN output") == metric(at, "Σ")
+        assert at.success, "the page confirms the exact match"
+    at.selectbox(key="ov_preset").set_value("ferromagnet").run()
+    assert metric(at, "Exact H") == "-200"  # 2 L^2 satisfied bonds at L = 10
+
+
+# ----------------------------------------------------------------------------- lattice lab
+def test_lab_preset_shows_ed_energy_and_edit_changes_it():
+    at = open_page("lattice_lab")
+    at.selectbox(key="lab_preset").set_value("ferromagnet").run()
+    e_ferro = float(metric(at, "Exact diagonalization"))
+    assert e_ferro == pytest.approx(DoubleExchange().energy(_presets.heisenberg("ferromagnet", 10)), abs=1e-5)
+    at.selectbox(key="lab_preset").set_value("neel").run()
+    e_neel = float(metric(at, "Exact diagonalization"))
+    assert e_neel != pytest.approx(e_ferro, abs=1e-3)
+    # apply the drawing tool (flip) to a 2x2 block: the exact energy changes and undo restores it
+    at.radio(key="lab_mode").set_value("Flip").run()
+    at.button(key="lab_apply_block").click().run()
+    assert not at.exception
+    e_edit = float(metric(at, "Exact diagonalization"))
+    assert e_edit != pytest.approx(e_neel, abs=1e-6)
+    undo = next(b for b in at.button if "Undo" in b.label)
+    undo.click().run()
+    assert float(metric(at, "Exact diagonalization")) == pytest.approx(e_neel, abs=1e-6)
+
+
+def test_lab_rotating_all_spins_leaves_the_energy_unchanged():
+    at = open_page("lattice_lab")
+    before = float(metric(at, "Exact diagonalization"))
+    next(b for b in at.button if "Rotate all spins" in b.label).click().run()
+    assert not at.exception
+    assert float(metric(at, "Exact diagonalization")) == pytest.approx(before, abs=1e-8)
+    sym = at.dataframe[-1].value
+    assert sym["|difference|"].max() < 1e-3
+
+
+def test_lab_url_state_round_trips_and_bad_values_give_messages():
+    at = open_page("lattice_lab", {"system": "ising", "L": "12", "preset": "neel", "seed": "5"})
+    assert at.slider(key="lab_L").value == 12
+    assert at.selectbox(key="lab_preset").value == "neel"
+    assert metric(at, "Exact energy").lstrip("-") == "288"  # Neel: all 2 L^2 bonds unsatisfied -> +288
+    at.slider(key="lab_L").set_value(8).run()
+    assert at.query_params["L"] in ("8", ["8"]) and at.query_params["system"] in ("ising", ["ising"])
+
+    bad = open_page("lattice_lab", {"system": "ising", "L": "999", "preset": "banana", "seed": "x"})
+    text = " ".join(w.value for w in bad.warning)
+    assert "L=999" in text and "banana" in text and "seed" in text
+    assert bad.slider(key="lab_L").value == 64  # clamped to the largest allowed Ising lattice
+
+
+def _upload(at, name, data):
+    at.file_uploader(key="lab_upload").set_value((name, data, "application/octet-stream")).run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _npy(arr, allow_pickle=False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def test_lab_bad_uploads_give_messages_and_keep_the_lattice():
+    at = open_page("lattice_lab")
+    e0 = metric(at, "Exact diagonalization")
+    cases = {
+        "wrong_shape.npy": (_npy(np.zeros((5, 6, 3))), "shape"),
+        "nan.json": (json.dumps({"spins": [[[float("nan"), 0, 1]] * 4] * 4}).replace("NaN", "NaN").encode(), "NaN"),
+        "hostile.npy": (_npy(np.array([{"a": 1}], dtype=object), allow_pickle=True), "pickle"),
+        "huge.npy": (_npy(np.tile([0.0, 0.0, 1.0], (64, 64, 1))), "L=64"),
+        "garbage.csv": (b"this is,not\nnumbers", "comma-separated"),
+        "evil.pkl.json": (pickle.dumps({"x": 1}), "JSON"),
+    }
+    for name, (data, needle) in cases.items():
+        _upload(at, name, data)
+        errors = " ".join(e.value for e in at.error)
+        assert needle in errors, (name, errors)
+        assert metric(at, "Exact diagonalization") == e0, f"{name} must not change the lattice"
+    # non-unit spins: a warning and an offer to normalise
+    s = _presets.heisenberg("random", 6, 3) * 1.7
+    _upload(at, "long.npy", _npy(s))
+    assert any("unit vectors" in w.value for w in at.warning)
+    assert metric(at, "Exact diagonalization") == e0
+    next(b for b in at.button if b.label == "Normalise and load").click().run()
+    assert at.slider(key="lab_L").value == 6
+    assert float(metric(at, "Exact diagonalization")) == pytest.approx(DoubleExchange().energy(s / 1.7), abs=1e-5)
+
+
+# ----------------------------------------------------------------------------- train / generalization
+def _train_tiny(at, archs=("efnn",), timeout=60.0):
+    at.multiselect(key="tr_archs").set_value(list(archs))
+    at.slider(key="tr_C").set_value(1)
+    at.slider(key="tr_layers").set_value(1)
+    at.select_slider(key="tr_n").set_value(100)
+    at.number_input(key="tr_epochs").set_value(2)
+    at.select_slider(key="tr_batch").set_value(50)
+    at.number_input(key="tr_ntest").set_value(100)
+    at.run()
+    at.button(key="tr_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    mgr = at.session_state["train_manager"]
+    t0 = time.time()
+    while mgr.active and time.time() - t0 < timeout:
+        time.sleep(0.3)
+    assert not mgr.active, "tiny training run did not finish in time"
+    at.run()  # the poller sees the end, registers the models, reruns
+    assert not at.exception, [e.value for e in at.exception]
+    return mgr
+
+
+@needs_training
+def test_train_tiny_run_shows_metrics_and_registers_a_session_model():
+    at = open_page("train")
+    mgr = _train_tiny(at)
+    run = next(iter(mgr.runs.values()))
+    assert run.status == "done", run.error
+    assert len(run.events) >= 2
+    table = at.dataframe[0].value
+    assert list(table["status"]) == ["done"] and np.isfinite(table["test RMSE"].iloc[0])
+    assert any(b.label.endswith("(.safetensors)") for b in at.get("download_button"))
+    assert list(at.session_state["session_models"]) == [run.spec.name]
+    # the model is now on the lattice lab
+    at.switch_page("app_pages/lattice_lab.py").run()
+    assert not at.exception
+    assert run.spec.name in list(at.dataframe[0].value["model"])
+
+
+@needs_training
+def test_checkpoint_download_uploads_back_and_hostile_files_are_refused():
+    from app import _runs
+
+    at = open_page("train")
+    mgr = _train_tiny(at)
+    run = next(iter(mgr.runs.values()))
+    weights, meta = _runs.checkpoint_bytes(run)
+    assert weights[:8] != b"\x80\x04\x95" and json.loads(meta)["format"] == "efnn-checkpoint"
+    at.expander[-1]  # the upload expander exists
+    at.file_uploader(key="tr_up_w").set_value(("mine.safetensors", weights, "application/octet-stream"))
+    at.file_uploader(key="tr_up_j").set_value(("mine.json", meta, "application/json")).run()
+    at.button(key="tr_up_go").click().run()
+    assert not at.exception and at.success, [e.value for e in at.error]
+    assert "uploaded:mine" in at.session_state["session_models"]
+    # a pickle renamed to .safetensors, and a metadata file that is not JSON
+    for w, j in ((pickle.dumps({"w": [1.0]}), meta), (weights, b"not json")):
+        at.file_uploader(key="tr_up_w").set_value(("evil.safetensors", w, "application/octet-stream"))
+        at.file_uploader(key="tr_up_j").set_value(("evil.json", j, "application/json")).run()
+        at.button(key="tr_up_go").click().run()
+        assert not at.exception
+        assert any("checkpoint rejected" in e.value for e in at.error), [e.value for e in at.error]
+    assert "uploaded:evil" not in at.session_state["session_models"]
+
+
+def test_lab_three_spin_system_edits_and_lists_its_models():
+    at = open_page("lattice_lab", {"system": "three_spin_binary", "preset": "ferromagnet"})
+    e_all_up = float(metric(at, "Exact energy"))
+    from efnn_core.systems import ThreeSpin
+
+    assert e_all_up == pytest.approx(ThreeSpin(spins="binary").energy(np.ones(15)), abs=1e-4)
+    at.button(key="lab_apply_block").click().run()  # flips sites 0 and 1 to 0
+    assert not at.exception
+    assert float(metric(at, "Exact energy")) != pytest.approx(e_all_up)
+    at.selectbox(key="lab_system").set_value("double_exchange").run()
+    assert not at.exception and at.slider(key="lab_L").value == 10
+
+
+@needs_training
+def test_training_after_evaluating_models_in_the_same_session():
+    """Evaluating networks first (lab, generalization) must not break a later training run (cached
+    tensors created while predicting must be ordinary tensors)."""
+    at = open_page("generalization")
+    at.switch_page("app_pages/lattice_lab.py").run()
+    at.switch_page("app_pages/train.py").run()
+    mgr = _train_tiny(at)
+    assert [r.status for r in mgr.runs.values()] == ["done"], [r.error for r in mgr.runs.values()]
+
+
+@needs_training
+def test_two_sessions_training_do_not_see_each_other():
+    a, b = open_page("train"), open_page("train")
+    _train_tiny(a)
+    mb = _train_tiny(b)
+    ma = a.session_state["train_manager"]
+    assert ma is not mb
+    assert set(ma.runs).isdisjoint(mb.runs) or all(ma.runs[k] is not mb.runs[k] for k in ma.runs)
+    assert list(a.session_state["session_models"].values())[0].model is not \
+        list(b.session_state["session_models"].values())[0].model
+
+
+@needs_training
+def test_stop_cancels_a_run_and_keeps_the_model():
+    at = open_page("train")
+    at.multiselect(key="tr_archs").set_value(["efnn"])
+    at.slider(key="tr_C").set_value(1)
+    at.slider(key="tr_layers").set_value(1)
+    at.select_slider(key="tr_n").set_value(500)
+    at.number_input(key="tr_epochs").set_value(500)
+    at.run()
+    at.button(key="tr_start").click().run()
+    mgr = at.session_state["train_manager"]
+    t0 = time.time()
+    while mgr.active and not any(r.events for r in mgr.runs.values()) and time.time() - t0 < 30:
+        time.sleep(0.2)
+    at.button(key="tr_stop").click().run()
+    mgr.join(30)
+    at.run()
+    run = next(iter(mgr.runs.values()))
+    assert run.status == "cancelled" and run.model is not None
+    assert not at.exception
+
+
+@needs_training
+def test_generalization_table_follows_the_chosen_L():
+    at = open_page("train")
+    _train_tiny(at)
+    at.switch_page("app_pages/generalization.py").run()
+    assert not at.exception
+    sizes = at.multiselect(key="gen_L").options
+    table = at.dataframe[0].value
+    assert len(table.columns) == len(sizes)
+    at.multiselect(key="gen_L").set_value([10]).run()
+    assert not at.exception
+    assert list(at.dataframe[0].value.columns) == ["L=10"]
+
+
+def test_architecture_formula_follows_n():
+    at = open_page("architecture")
+    at.slider(key="arch_n").set_value(1).run()
+    one = [x.value for x in at.latex]
+    at.slider(key="arch_n").set_value(3).run()
+    three = [x.value for x in at.latex]
+    assert one != three and any("g_{3}" in t for t in three)
+    assert not at.exception
+
+
+# ----------------------------------------------------------------------------- app helpers (plain numpy)
+@pytest.mark.parametrize("name", _presets.PRESETS)
+def test_presets_are_unit_vectors_and_seeded(name):
+    a = _presets.heisenberg(name, 12, seed=3, noise=0.1)
+    b = _presets.heisenberg(name, 12, seed=3, noise=0.1)
+    assert a.shape == (12, 12, 3)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=-1), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(a, b)
+    ising = _presets.ising(name, 12, seed=3)
+    assert ising.shape == (12, 12) and set(np.unique(ising)) <= {-1.0, 1.0}
+
+
+def test_preset_patterns():
+    neel = _presets.heisenberg("neel", 4)
+    assert neel[0, 0, 2] == 1 and neel[0, 1, 2] == -1 and neel[1, 0, 2] == -1
+    sp = _presets.heisenberg("spiral", 8, q=(1, 0))
+    np.testing.assert_allclose(sp[:, 0], np.broadcast_to(sp[0, 0], (8, 3)))  # constant along y for q along x
+    angle = np.arctan2(sp[0, :, 1], sp[0, :, 0])
+    np.testing.assert_allclose(np.diff(np.unwrap(angle)), 2 * np.pi / 8)
+    sk = _presets.heisenberg("skyrmion", 11)
+    assert sk[5, 5, 2] < -0.99 and sk[0, 0, 2] > 0.99  # core down, background up
+    with pytest.raises(ValueError, match="unknown preset"):
+        _presets.heisenberg("vortex", 4)
+
+
+def test_rotations_are_orthogonal_and_leave_ed_invariant():
+    R = _presets.random_rotation(4, improper=True)
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(R) == pytest.approx(-1)
+    s = _presets.heisenberg("random", 4, 1)
+    de = DoubleExchange()
+    assert de.energy(_presets.rotate(s, R)) == pytest.approx(de.energy(s), abs=1e-9)
+    Rz = _presets.rotation((0, 0, 1), np.pi / 2)
+    np.testing.assert_allclose(Rz @ [1, 0, 0], [0, 1, 0], atol=1e-12)
+
+
+def test_edit_helpers():
+    s = _presets.heisenberg("ferromagnet", 4)
+    t = _presets.set_direction(s, [(0, 0), (1, 2)], np.pi / 2, 0.0)
+    np.testing.assert_allclose(t[0, 0], [1, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(t[1, 2], [1, 0, 0], atol=1e-12)
+    assert (s[0, 0] == [0, 0, 1]).all(), "edits return copies"
+    f = _presets.flip(s, [(2, 2), (2, 2)])
+    assert f[2, 2, 2] == -1.0  # a duplicated site flips once
+
+
+@pytest.mark.parametrize("name,data,match", [
+    ("a.npy", _npy(np.zeros((3, 3))), "shape"),
+    ("a.npy", _npy(np.array([object()], dtype=object), allow_pickle=True), "pickle"),
+    ("a.npy", b"\x93NUMPY garbage", "not a valid .npy"),
+    ("a.json", b"{not json", "not valid JSON"),
+    ("a.json", json.dumps({"spins": [[1, 2], [3]]}).encode(), "rectangular"),
+    ("a.json", json.dumps({"foo": 1}).encode(), "'spins' key"),
+    ("a.csv", b"1,2,3\n4,5,6\n7,8,9", "square number"),
+    ("a.txt.exe", b"1", "unsupported"),
+    ("a.npy", b"", "empty"),
+    ("big.json", b" " * (_uploads.MAX_SPIN_BYTES + 1), "MB"),
+])
+def test_parse_spins_rejects_bad_files(name, data, match):
+    with pytest.raises(ValueError, match=match):
+        _uploads.parse_spins(name, data)
+
+
+def test_parse_spins_accepts_every_format():
+    s = _presets.heisenberg("random", 5, 0)
+    for name, data in [("s.npy", _npy(s)), ("s.npy", _npy(s[None])), ("s.json", _uploads.spins_to_json(s)),
+                       ("s.json", json.dumps(s.tolist()).encode()),
+                       ("s.csv", ("sx,sy,sz\n" + "\n".join(",".join(f"{x:.17g}" for x in v) for v in s.reshape(-1, 3))).encode())]:
+        np.testing.assert_allclose(_uploads.parse_spins(name, data), s, atol=1e-9)
+    th = np.full((4, 4), np.pi / 2)
+    ang = _uploads.parse_spins("a.json", json.dumps({"theta": th.tolist(), "phi": np.zeros((4, 4)).tolist()}).encode())
+    np.testing.assert_allclose(ang[..., 0], 1.0)
+    ising = _uploads.parse_spins("i.csv", b"1,-1,1,1\n1,1,1,1\n-1,-1,-1,-1\n1,1,1,1", system="ising")
+    assert ising.shape == (4, 4)
+    with pytest.raises(ValueError, match=r"\+1 or −1"):
+        _uploads.parse_spins("i.csv", b"1,0,1,1\n1,1,1,1\n-1,-1,-1,-1\n1,1,1,1", system="ising")
+    with pytest.raises(_uploads.NonUnitSpins) as err:
+        _uploads.parse_spins("s.npy", _npy(2 * s))
+    np.testing.assert_allclose(err.value.normalised, s, atol=1e-12)
+
+
+def test_checkpoint_upload_refuses_pickles():
+    with pytest.raises(ValueError, match="safetensors"):
+        _uploads.load_checkpoint("model.pt", pickle.dumps({"w": 1}), "model.json", b"{}")
+
+
+@pytest.mark.parametrize("arch,expected", [("efnn", [1288, 2350, 3412]), ("dnn", [1138, 2050, 2962]),
+                                           ("resnet", [832, 1288, 1744]), ("densenet", [907, 1663, 2644])])
+def test_parameter_count_formulas_match_the_reference(arch, expected):
+    assert [_arch.count_lattice(arch, 3, n) for n in (1, 2, 3)] == expected
+    if _has("efnn_core.nets", "build"):
+        from efnn_core import nets
+
+        assert [nets.build(arch, family="lattice", channels=3, layers=n).num_parameters() for n in (1, 2, 3)] == expected
+
+
+def test_dense_counts_and_series_demo():
+    assert _arch.count_dense("efnn", 15, 1) == 960 and _arch.count_dense("efnn", 150, 3) == 190800
+    for name, spec in _arch.SERIES.items():
+        e = _arch.series_errors(name, spec["x"], [4, 12])
+        assert e["resummed"][1] < e["resummed"][0] < 0.2, name       # the resummed form converges
+        assert e["taylor"][1] > e["taylor"][0], name                  # the series runs away
+    for arch in _arch.ARCHS:
+        for n in (1, 3):
+            assert _arch.diagram(arch, n).layout.shapes
