@@ -99,8 +99,10 @@ def _de(rows, arch=None, channels=None, layers=None):
 
 
 def _plots(res: dict, out: Path) -> list[str]:
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("the report's plots need matplotlib: pip install -r requirements-dev.txt") from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
