@@ -17,10 +17,13 @@ against the project goal of 1e7 neuron evaluations per second on 2 cores.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))  # run from anywhere
 
 from efnn_core import nnft
 
