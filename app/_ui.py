@@ -39,6 +39,8 @@ ED_MAX_L = 40         # largest lattice the lab diagonalizes (2L^2 = 3200, ~5-8 
 ISING_MAX_L = 64
 MIN_L = 4
 SESSION_MODELS = "session_models"   # st.session_state key: name -> ModelEntry
+GENERALIZATION_DEFAULT = ("de_efnn_c3_n1", "de_efnn_c3_n2", "de_efnn_c3_n3", "de_dnn_c3_n3", "de_resnet_c3_n3",
+                          "de_densenet_c3_n3", "de_effective_translation")
 
 
 # ----------------------------------------------------------------------------- page furniture
@@ -350,9 +352,10 @@ def register_session_model(entry: ModelEntry) -> None:
 
 
 def models_for(system: str) -> tuple[list[ModelEntry], list[str]]:
-    """Every model usable for ``system``: pretrained first, then this session's. Also
-    returns load problems as messages (a corrupt shipped file must not break the page)."""
-    out, problems = [], []
+    """Every model usable for ``system``: this session's first (what the user just trained),
+    then the pretrained ones. Also returns load problems as messages (a corrupt shipped file
+    must not break the page)."""
+    out, problems = [m for m in session_models().values() if m.system == system], []
     for name in pretrained_names():
         try:
             entry = pretrained(name)
@@ -361,7 +364,6 @@ def models_for(system: str) -> tuple[list[ModelEntry], list[str]]:
             continue
         if entry.system == system:
             out.append(entry)
-    out += [m for m in session_models().values() if m.system == system]
     return out, problems
 
 

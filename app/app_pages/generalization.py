@@ -24,7 +24,11 @@ for p in problems:
     st.warning(p)
 c = st.columns([1.4, 2.8, 1])
 Ls = c[0].multiselect("Lattice sizes L", available_L, default=available_L, key="gen_L")
-names = c[1].multiselect("Models", [e.name for e in entries], default=[e.name for e in entries], key="gen_models")
+# Default: this session's models, the C = 3 EFNNs, one of each baseline and the any-L effective model
+# (all 17 shipped curves at once would hide the comparison).
+default = [e.name for e in entries if e.source != "pretrained" or e.name in _ui.GENERALIZATION_DEFAULT] \
+    or [e.name for e in entries]
+names = c[1].multiselect("Models", [e.name for e in entries], default=default, key="gen_models")
 n = c[2].select_slider("configurations per L", [10, 25, 50, 100, 200, 500], value=50, key="gen_n",
                        help="The first n configurations of each test set (larger L sets are smaller).")
 Ls = sorted(Ls)
