@@ -16,7 +16,7 @@ Budgets (CPU, float32, same for every architecture of a system):
   pick the best epoch), the shipped de_L10_test as test set; Adam, cosine
   learning rate from 3e-3, batch 256, ``DE_EPOCHS`` epochs;
 * 3-spin: 15,000 of the authors' 16,000 training samples (1,000 held out),
-  width 120, Adam, cosine from 1e-3, batch 256, no weight decay,
+  width 120 (binary also 30 and 60), Adam, cosine from 1e-3, batch 256, no weight decay,
   ``SPIN_EPOCHS`` epochs.
 
 The authors trained far longer (1,000 DE epochs on 160k samples; 8,000-16,000
@@ -38,6 +38,7 @@ from .pretrained import PRETRAINED_DIR
 DE_EPOCHS = 40
 SPIN_EPOCHS = 150
 SPIN_WIDTH = 120
+SPIN_WIDTHS = (30, 60, 120)  # binary 3-spin: the width sweep of Fig. 2(b)
 ARCHS = ("efnn", "dnn", "resnet", "densenet")
 
 
@@ -58,10 +59,12 @@ def recipes() -> dict[str, list[str]]:
         spin = ["train", "--system", f"three_spin_{kind}", "--epochs", str(SPIN_EPOCHS), "--lr", "1e-3",
                 "--schedule", "cosine", "--batch-size", "256", "--weight-decay", "0", "--dtype", "float32",
                 "--validation", "1000", "--threads", "1", "--seed", "0", "--quiet"]
+        widths = SPIN_WIDTHS if kind == "binary" else (SPIN_WIDTH,)  # Fig. 2(b) is against width
         for arch in ARCHS:
             for k in (1, 2, 3):
-                out[f"spin_{kind}_{arch}_w{SPIN_WIDTH}_l{k}"] = [*spin, "--arch", arch, "--width",
-                                                                  str(SPIN_WIDTH), "--layers", str(k)]
+                for w in widths:
+                    out[f"spin_{kind}_{arch}_w{w}_l{k}"] = [*spin, "--arch", arch, "--width", str(w),
+                                                            "--layers", str(k)]
     return out
 
 

@@ -164,18 +164,28 @@ def _plots(res: dict, out: Path) -> list[str]:
     made.append("fig4b.png")
     plt.close(fig)
 
-    # Fig. 2(b, c): 3-spin models against layers
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, kind, key in ((axes[0], "binary", "rel_error"), (axes[1], "continuous", "rmse")):
-        for arch in ARCH_ORDER:
-            pts = sorted((r["layers"], r["test"][key]) for r in rows
-                         if r["system"] == f"three_spin_{kind}" and r["arch"] == arch)
+    # Fig. 2(b): binary 3-spin, relative error against width, a line per (arch, layers);
+    # Fig. 2(c): continuous 3-spin, RMSE against layers at width 120
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    spin = [r for r in rows if "test" in r]
+    for arch in ARCH_ORDER:
+        for k in (1, 2, 3):
+            pts = sorted((r["width"], r["test"]["rel_error"]) for r in spin
+                         if r["system"] == "three_spin_binary" and r["arch"] == arch and r["layers"] == k)
             if pts:
-                ax.plot(*zip(*pts), color=colors[arch], marker="o", label=arch)
-        ax.axhline(5e-3 if kind == "binary" else 4e-2, color="grey", lw=6, alpha=0.3, label="paper")
-        ax.set(xlabel="layers", ylabel="relative error" if key == "rel_error" else "RMSE", yscale="log",
-               title=f"3-spin {kind}", xticks=[1, 2, 3])
-        ax.legend(fontsize=7)
+                axes[0].plot(*zip(*pts), color=colors[arch], ls=["-", "--", ":"][k - 1], marker="o",
+                             label=f"{arch} {k} layer{'s' if k > 1 else ''}")
+        pts = sorted((r["layers"], r["test"]["rmse"]) for r in spin
+                     if r["system"] == "three_spin_continuous" and r["arch"] == arch)
+        if pts:
+            axes[1].plot(*zip(*pts), color=colors[arch], marker="o", label=arch)
+    axes[0].axhline(5e-3, color="grey", lw=6, alpha=0.3, label="paper: EFNN 2-3 layers, width >= 105")
+    axes[0].set(xlabel="width (neurons)", ylabel="relative error", yscale="log", title="3-spin binary (Fig. 2b)")
+    axes[1].axhline(4e-2, color="grey", lw=6, alpha=0.3, label="paper: best (EFNN, 3 layers, width 150)")
+    axes[1].set(xlabel="layers", ylabel="RMSE", yscale="log", title="3-spin continuous, width 120 (Fig. 2c)",
+                xticks=[1, 2, 3])
+    axes[0].legend(fontsize=6, ncol=2)
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out / "fig2.png", dpi=110)
     made.append("fig2.png")
@@ -229,7 +239,7 @@ def write_report(res: dict, out: Path) -> Path:
     lines += ["## Fig. 2(b, c): the 3-spin model", "", "![3-spin](fig2.png)", "",
               f"Paper: binary — {PAPER['fig2b']}; continuous — {PAPER['fig2c']}.", "",
               "| system | arch | width | layers | params | relative error | RMSE | R² |", "|---|---|---|---|---|---|---|---|"]
-    for r in sorted((r for r in rows if "test" in r), key=lambda r: (r["system"], r["arch"], r["layers"])):
+    for r in sorted((r for r in rows if "test" in r), key=lambda r: (r["system"], r["arch"], r["layers"], r["width"])):
         m, kind = r["test"], r["system"].removeprefix("three_spin_")
         rel = _fmt(m["rel_error"]) if kind == "binary" else "— (mean ≈ 0)"  # the paper uses RMSE there
         lines.append(f"| {kind} | {r['arch']} | {r['width']} | {r['layers']} | "
