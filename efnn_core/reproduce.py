@@ -176,7 +176,7 @@ def _plots(res: dict, out: Path) -> list[str]:
                 axes[0].plot(*zip(*pts), color=colors[arch], ls=["-", "--", ":"][k - 1], marker="o",
                              label=f"{arch} {k} layer{'s' if k > 1 else ''}")
         pts = sorted((r["layers"], r["test"]["rmse"]) for r in spin
-                     if r["system"] == "three_spin_continuous" and r["arch"] == arch)
+                     if r["system"] == "three_spin_continuous" and r["arch"] == arch and r["width"] == 120)
         if pts:
             axes[1].plot(*zip(*pts), color=colors[arch], marker="o", label=arch)
     axes[0].axhline(5e-3, color="grey", lw=6, alpha=0.3, label="paper: EFNN 2-3 layers, width >= 105")
@@ -238,11 +238,11 @@ def write_report(res: dict, out: Path) -> Path:
     # Fig 2
     lines += ["## Fig. 2(b, c): the 3-spin model", "", "![3-spin](fig2.png)", "",
               f"Paper: binary — {PAPER['fig2b']}; continuous — {PAPER['fig2c']}.", "",
-              "| system | arch | width | layers | params | relative error | RMSE | R² |", "|---|---|---|---|---|---|---|---|"]
+              "| system | arch | width | layers | epochs | params | relative error | RMSE | R² |", "|---|---|---|---|---|---|---|---|---|"]
     for r in sorted((r for r in rows if "test" in r), key=lambda r: (r["system"], r["arch"], r["layers"], r["width"])):
         m, kind = r["test"], r["system"].removeprefix("three_spin_")
         rel = _fmt(m["rel_error"]) if kind == "binary" else "— (mean ≈ 0)"  # the paper uses RMSE there
-        lines.append(f"| {kind} | {r['arch']} | {r['width']} | {r['layers']} | "
+        lines.append(f"| {kind} | {r['arch']} | {r['width']} | {r['layers']} | {r['training'].get('epochs_run')} | "
                      f"{r['params']} | {rel} | {_fmt(m['rmse'], '.3g')} | {m['r2']:.6f} |")
     # Fig 4b
     lines += ["", "## Fig. 4(b): double exchange at L = 10", "", "![Fig 4b](fig4b.png)", "",
