@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from efnn_core.data import DEFAULT_SETS
+
 # system -> (train set, test set, family, temperature)
 SYSTEMS = {
-    "double_exchange": ("de_L10_train", "de_L10_test", "lattice", 0.1),
-    "three_spin_binary": ("three_spin_binary_train", "three_spin_binary_test", "dense", None),
-    "three_spin_continuous": ("three_spin_continuous_train", "three_spin_continuous_test", "dense", None),
+    "double_exchange": (*DEFAULT_SETS["double_exchange"], "lattice", 0.1),
+    "three_spin_binary": (*DEFAULT_SETS["three_spin_binary"], "dense", None),
+    "three_spin_continuous": (*DEFAULT_SETS["three_spin_continuous"], "dense", None),
 }
 LABELS = {"double_exchange": "Double exchange, 10×10 (lattice nets)",
           "three_spin_binary": "3-spin, binary spins (dense nets)",

@@ -46,6 +46,13 @@ SHIPPED = {
     "three_spin_continuous_train": dict(system="three_spin_continuous", part="train"),
     "three_spin_continuous_test": dict(system="three_spin_continuous", part="test"),
 }
+# The shipped (training set, test set) of each system: what `train`, the app and the
+# reproduction use unless told otherwise.
+DEFAULT_SETS = {
+    "double_exchange": ("de_L10_train", "de_L10_test"),
+    "three_spin_binary": ("three_spin_binary_train", "three_spin_binary_test"),
+    "three_spin_continuous": ("three_spin_continuous_train", "three_spin_continuous_test"),
+}
 THREE_SPIN_TRAIN = 16000  # the authors' 80/20 split of their 20000 samples
 
 

@@ -20,23 +20,22 @@ import sys
 import time
 
 from .cli import register
+from .data import DEFAULT_SETS
 
-# system -> (family, default train set, default test set, TrainConfig overrides)
-SYSTEMS = {
-    "double_exchange": ("lattice", "de_L10_train", "de_L10_test", dict(dtype="float32", weight_decay=1e-5)),
-    "three_spin_binary": (
-        "dense",
-        "three_spin_binary_train",
-        "three_spin_binary_test",
-        dict(dtype="float64", weight_decay=1e-3),
-    ),
-    "three_spin_continuous": (
-        "dense",
-        "three_spin_continuous_train",
-        "three_spin_continuous_test",
-        dict(dtype="float64", weight_decay=1e-3),
-    ),
+# system -> (network family, TrainConfig overrides); SYSTEMS adds the default datasets
+_FAMILY_OVERRIDES = {
+    "double_exchange": ("lattice", dict(dtype="float32", weight_decay=1e-5)),
+    "three_spin_binary": ("dense", dict(dtype="float64", weight_decay=1e-3)),
+    "three_spin_continuous": ("dense", dict(dtype="float64", weight_decay=1e-3)),
 }
+SYSTEMS = {name: (fam, *DEFAULT_SETS[name], over) for name, (fam, over) in _FAMILY_OVERRIDES.items()}
+METRIC_KEYS = ("rmse", "rmse_T", "rel_error", "rmse_per_site", "r2", "mae", "n", "label_mean", "label_std")
+
+
+def _provenance(a, device: str) -> dict:
+    """The exact command and the hardware, recorded in every checkpoint this CLI writes."""
+    return {"command": "python -m efnn_core " + " ".join(shlex.quote(x) for x in a.argv),
+            "hardware": f"{device}; {platform.processor() or platform.machine()}"}
 
 
 def _fmt(v, spec=".4g") -> str:
@@ -184,17 +183,14 @@ def cmd_train(a) -> int:
         "reason": result["reason"],
         "selection": "validation" if a.validation else "test",
         "validation_count": int(a.validation or 0),
-        "command": "python -m efnn_core " + " ".join(shlex.quote(x) for x in a.argv),
-        "hardware": f"{describe(trainer.device)}; {platform.processor() or platform.machine()}, "
-        f"{__import__('torch').get_num_threads()} torch threads",
+        **_provenance(a, f"{describe(trainer.device)}, {__import__('torch').get_num_threads()} torch threads"),
     }
-    keys = ("rmse", "rmse_T", "rel_error", "rmse_per_site", "r2", "mae", "n", "label_mean", "label_std")
     if a.validation:  # report the held-out test set, not the set the best epoch was picked on
         from .metrics import evaluate
 
-        training["validation_metrics"] = {k: result.get(k) for k in keys}
+        training["validation_metrics"] = {k: result.get(k) for k in METRIC_KEYS}
         result = {**result, **evaluate(trainer.model, Xte, Yte, temperature=temperature)}
-    metrics = {k: result.get(k) for k in keys}
+    metrics = {k: result.get(k) for k in METRIC_KEYS}
     checkpoint.save(
         out,
         trainer.model,
@@ -367,10 +363,6 @@ def add_evaluate(sub) -> None:
 
 # --------------------------------------------------------------------------- fit-effective
 def cmd_fit_effective(a) -> int:
-    import platform
-    import shlex
-    import time
-
     from . import checkpoint, data
     from .metrics import scores
     from .nets.effective import EffectiveModel
@@ -396,12 +388,10 @@ def cmd_fit_effective(a) -> int:
         a.out, model, system="double_exchange", system_params=params,
         dataset={"train": checkpoint.dataset_fingerprint(a.train_dataset, a.data_dir),
                  "test": checkpoint.dataset_fingerprint(a.test_dataset, a.data_dir)},
-        metrics={k: m.get(k) for k in ("rmse", "rmse_T", "rel_error", "rmse_per_site", "r2", "mae", "n",
-                                        "label_mean", "label_std")},
+        metrics={k: m.get(k) for k in METRIC_KEYS},
         training={"train_count": int(len(Xtr)), "seconds": round(seconds, 2), "epochs_run": 0,
                   "selection": "closed form (ridge)", "validation_count": int(a.validation or 0),
-                  "command": "python -m efnn_core " + " ".join(shlex.quote(x) for x in a.argv),
-                  "hardware": f"cpu; {platform.processor() or platform.machine()}"},
+                  **_provenance(a, "cpu")},
         extra={"arch": "effective", "family": "effective", "hp": kw},
     )
     print(metrics_table(m, title=f"{a.kind} effective model on {a.test_dataset} (fit {seconds:.1f} s)"))
