@@ -125,14 +125,28 @@ def cmd_train(a) -> int:
         v = getattr(a, key)
         if v is not None:
             cfg_kw[key] = v
+    if cfg_kw.get("optimizer") == "lbfgs" and a.lr is None:
+        cfg_kw["lr"] = 1.0  # L-BFGS: initial step length of the line search
     cfg = TrainConfig(**cfg_kw)
-    hp = dict(layers=a.layers)
-    if family == "lattice":
-        hp["channels"] = a.channels
+    init = None
+    if a.init:  # continue from a checkpoint: its architecture, weights and output standardization
+        model, parent = _load_model(a.init, "cpu")
+        if parent.get("system") != a.system or parent.get("kind") != "torch":
+            raise ValueError(f"--init {a.init!r} is a {parent.get('kind')} model for {parent.get('system')}, "
+                             f"not a network for {a.system}")
+        a.arch, hp = parent["extra"]["arch"], dict(parent["extra"]["hp"])
+        print(f"--init: continuing {a.arch} {hp} from {a.init} (architecture options ignored)", file=sys.stderr)
+        ptrain = parent.get("training") or {}
+        init = {"model": a.init, "weights_sha256": parent.get("weights_sha256"),
+                "seconds_total": ptrain.get("seconds_total", ptrain.get("seconds")), "training": ptrain}
     else:
-        hp["width"] = a.width
-    with seeded(cfg.seed):
-        model = build(a.arch, family, **hp)
+        hp = dict(layers=a.layers)
+        if family == "lattice":
+            hp["channels"] = a.channels
+        else:
+            hp["width"] = a.width
+        with seeded(cfg.seed):
+            model = build(a.arch, family, **hp)
     trainer = Trainer(model, cfg, train=(Xtr, Ytr), test=(Xval, Yval), temperature=temperature)
     out = a.out or f"runs/{a.system}_{a.arch}_s{cfg.seed}"
     print(
@@ -185,6 +199,9 @@ def cmd_train(a) -> int:
         "validation_count": int(a.validation or 0),
         **_provenance(a, f"{describe(trainer.device)}, {__import__('torch').get_num_threads()} torch threads"),
     }
+    if init:  # the whole budget: this run's seconds plus those of the checkpoint it started from
+        training["init"] = init
+        training["seconds_total"] = round(training["seconds"] + (init["seconds_total"] or 0.0), 2)
     if a.validation:  # report the held-out test set, not the set the best epoch was picked on
         from .metrics import evaluate
 
@@ -307,7 +324,10 @@ def add_train(sub) -> None:
     p.add_argument("--lr", type=float, help="initial learning rate (default 1e-3)")
     p.add_argument("--batch-size", type=int, help="batch size (default 1000)")
     p.add_argument("--weight-decay", type=float, help="weight decay (default 1e-5 DE, 1e-3 3-spin)")
-    p.add_argument("--optimizer", choices=["adam", "adamw"], help="default adam")
+    p.add_argument("--optimizer", choices=["adam", "adamw", "lbfgs"],
+                   help="default adam; lbfgs: full-batch L-BFGS, 10 iterations per epoch (lr default 1)")
+    p.add_argument("--init", help="start from this checkpoint (path stem or pretrained name): its "
+                   "architecture and weights; recorded with its own training record")
     p.add_argument("--schedule", choices=["step", "cosine", "constant"], help="default step (StepLR)")
     p.add_argument("--step-size", type=int, help="StepLR period in epochs (default epochs/20)")
     p.add_argument("--gamma", type=float, help="StepLR factor (default 0.891: lr/10 over 20 periods)")

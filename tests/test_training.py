@@ -360,6 +360,48 @@ def test_without_a_test_set_the_train_rmse_chooses(nets, three_spin):
     assert trainer.history[-1].test_rmse is None and math.isfinite(trainer.history[-1].best_rmse)
 
 
+def test_lbfgs_full_batch_lowers_the_error_deterministically(nets, three_spin):
+    train, test = three_spin
+    runs = []
+    for _ in range(2):
+        cfg = TrainConfig(optimizer="lbfgs", lr=1.0, epochs=3, batch_size=700, weight_decay=0,
+                          dtype="float64", device="cpu", threads=1)
+        trainer = Trainer(tiny_dense(nets, seed=3), cfg, train=train, test=test)
+        before = trainer.evaluate()["rmse"]
+        runs.append(trainer.fit())
+        # 10 iterations per epoch; the loss is the whole training set's, chunked by batch_size
+        assert [e.step for e in trainer.history[:-1]] == [10, 20, 30]
+        assert runs[-1]["rmse"] < 0.7 * before
+    assert runs[0]["rmse"] == runs[1]["rmse"]  # full batch: no shuffling noise
+
+
+def test_lbfgs_stops_inside_a_step_on_cancel(nets, three_spin):
+    train, test = three_spin
+    cfg = TrainConfig(optimizer="lbfgs", lr=1.0, epochs=10_000, batch_size=100, dtype="float64",
+                      device="cpu", threads=1)
+    trainer = Trainer(tiny_dense(nets), cfg, train=train, test=test)
+    gen = trainer.run()
+    first = next(gen)
+    trainer.cancel()
+    rest = list(gen)
+    assert rest[-1].cancelled and rest[-1].epoch <= first.epoch + 1
+    assert metrics.evaluate(trainer.model, *test)["rmse"] == pytest.approx(rest[-1].test_rmse, rel=1e-12)
+
+
+def test_fine_tuning_never_ends_worse_than_it_began(nets, three_spin):
+    train, test = three_spin
+    cfg = TrainConfig(epochs=20, batch_size=100, lr=5e-3, dtype="float64", device="cpu", threads=1)
+    trainer = Trainer(tiny_dense(nets), cfg, train=train, test=test)
+    trainer.fit()
+    start = trainer.evaluate()["rmse"]
+    # a wildly large step size ruins the weights; the starting ones must come back
+    bad = TrainConfig(epochs=2, batch_size=100, lr=5.0, dtype="float64", device="cpu", threads=1)
+    tuner = Trainer(trainer.model, bad, train=train, test=test)
+    result = tuner.fit()
+    assert all(e.test_rmse > start for e in tuner.history[:-1] if e.test_rmse is not None)
+    assert result["rmse"] == pytest.approx(start, rel=1e-12) and result["best_epoch"] == 0
+
+
 @pytest.mark.parametrize(
     "bad, match",
     [
@@ -451,6 +493,31 @@ def test_cli_train_and_evaluate_3spin(nets, tmp_path, capsys, three_spin_dir):
     )
     text = capsys.readouterr().out
     assert rc == 0 and "three_spin_binary_test" in text and "R^2" in text and "batch 1" in text
+
+
+def test_cli_init_continues_a_checkpoint_and_records_it(nets, tmp_path, capsys, three_spin_dir):
+    import json
+
+    common = ["--train-count", "500", "--test-count", "200", "--device", "cpu", "--threads", "1", "--quiet",
+              "--data-dir", str(three_spin_dir), "--weight-decay", "0"]
+    first, second = tmp_path / "a", tmp_path / "b"
+    assert cli.main(["train", "--system", "three_spin_binary", "--arch", "dnn", "--width", "8", "--layers", "1",
+                     "--epochs", "2", "--batch-size", "100", "--out", str(first), *common]) == 0
+    assert cli.main(["train", "--system", "three_spin_binary", "--init", str(first), "--optimizer", "lbfgs",
+                     "--epochs", "2", "--out", str(second), *common]) == 0
+    capsys.readouterr()
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
+    assert b["extra"] == a["extra"]  # architecture taken from the checkpoint
+    t = b["training"]
+    assert t["optimizer"] == "lbfgs" and t["lr"] == 1.0 and t["init"]["model"] == str(first)
+    assert t["init"]["weights_sha256"] == a["weights_sha256"] and t["init"]["training"]["command"].startswith(
+        "python -m efnn_core train")
+    assert t["seconds_total"] == pytest.approx(t["seconds"] + a["training"]["seconds"], abs=0.02)
+    assert b["metrics"]["rmse"] <= a["metrics"]["rmse"] * (1 + 1e-9)  # starts from, never ends worse than, a
+    rc = cli.main(["train", "--system", "three_spin_continuous", "--init", str(first), "--out",
+                   str(tmp_path / "c"), *common])
+    err = capsys.readouterr().err
+    assert rc != 0 and "not a network for three_spin_continuous" in err
 
 
 @pytest.mark.skipif("de_L20_test" not in data.list(), reason="DE datasets not generated yet")
