@@ -283,3 +283,21 @@ def test_training_after_inference_at_the_same_size():
         model(x)
     model(x).sum().backward()  # raised "Inference tensors cannot be saved for backward" before
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_inference_shortcuts_match_the_reference_and_follow_weight_updates():
+    """No-grad CPU inference uses block-diagonal dense kernels (cached) and a direct kernel for tiny
+    batches; both must agree with the straightforward network, also after the weights change in place."""
+    model = build("efnn", "lattice", channels=3, layers=3, seed=4)
+    for batch in (1, 3, 40):
+        x = torch.nn.functional.normalize(torch.randn(batch, 13, 13, 3, dtype=torch.float64), dim=-1)
+        m = model.double()
+        with torch.no_grad():
+            for _ in range(2):  # the second pass hits the cache
+                e, e_ref = m(x), reference(m)(x)
+                assert torch.allclose(e, e_ref, rtol=1e-10, atol=1e-10), batch
+            for p in m.parameters():  # an optimizer step: in place, bumps the version counter
+                p.mul_(1.01)
+            assert torch.allclose(m(x), reference(m)(x), rtol=1e-10, atol=1e-10), batch
+        with torch.inference_mode():
+            assert torch.allclose(m(x), reference(m)(x), rtol=1e-10, atol=1e-10), batch

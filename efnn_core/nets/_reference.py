@@ -119,6 +119,6 @@ REFERENCE = {"efnn": RefEFNN, "dnn": RefDNN, "resnet": RefResNet, "densenet": Re
 def reference(model) -> nn.Module:
     """The straightforward twin of a lattice ``model``, holding a copy of its weights."""
     cfg = model.config
-    ref = REFERENCE[cfg.arch](cfg.channels, cfg.layers, cfg.kernel)
-    ref.load_state_dict(copy.deepcopy(model.state_dict()))
-    return ref.to(next(model.parameters()).dtype)
+    ref = REFERENCE[cfg.arch](cfg.channels, cfg.layers, cfg.kernel).to(next(model.parameters()).dtype)
+    ref.load_state_dict(copy.deepcopy(model.state_dict()))  # in the model's dtype: no rounding to float32
+    return ref
