@@ -49,17 +49,22 @@ def ed_seconds(L: int, method: str = "fast", *, repeats: int = 3, seed: int = 0,
     return median_seconds(solve, repeats, warmup=1 if L <= 30 else 0)
 
 
-def model_seconds(model, spins, *, batch: int = 1, repeats: int = 5) -> float:
+def model_seconds(model, spins, *, batch: int = 1, repeats: int = 5, frozen: bool = False) -> float:
     """Seconds per configuration of a torch energy model on ``spins`` (numpy, (B, ...)).
 
     Uses the first ``batch`` configurations as one batch, in inference mode,
-    on the model's device and dtype.
+    on the model's device and dtype; ``frozen=True`` times ``nets.frozen(model, shape)``
+    (traced and frozen for that shape; the tracing itself is not timed).
     """
     import torch
 
     p = next(model.parameters())
     x = torch.as_tensor(np.asarray(spins[:batch]), dtype=p.dtype, device=p.device)
     model.eval()
+    if frozen:
+        from .nets import frozen as freeze
+
+        model = freeze(model, tuple(x.shape))
 
     def run():
         with torch.inference_mode():

@@ -301,3 +301,28 @@ def test_inference_shortcuts_match_the_reference_and_follow_weight_updates():
             assert torch.allclose(m(x), reference(m)(x), rtol=1e-10, atol=1e-10), batch
         with torch.inference_mode():
             assert torch.allclose(m(x), reference(m)(x), rtol=1e-10, atol=1e-10), batch
+
+
+@pytest.mark.parametrize("family, shape", [("lattice", (1, 12, 12, 3)), ("dense", (1, 15))])
+def test_frozen_inference_matches_eager_and_checks_its_input(family, shape):
+    from efnn_core.nets import frozen
+
+    hp = dict(channels=3, layers=2) if family == "lattice" else dict(width=16, layers=2)
+    m = build("efnn", family, seed=1, **hp).eval()
+    x = torch.randn(shape)
+    if family == "lattice":
+        x = torch.nn.functional.normalize(x, dim=-1)
+    f = frozen(m, shape)
+    with torch.no_grad():
+        expected = m(x)
+    assert torch.allclose(f(x), expected, rtol=1e-6, atol=1e-5)
+    with pytest.raises(ValueError, match="traced for spins of shape"):
+        f(torch.cat([x, x]))
+    bad = x.clone()
+    bad.view(-1)[0] = float("nan")
+    with pytest.raises(ValueError, match="NaN"):
+        f(bad)
+    with torch.no_grad():  # the graph holds a copy of the weights: later changes are not seen
+        for p in m.parameters():
+            p.add_(0.1)
+    assert torch.allclose(f(x), expected, rtol=1e-6, atol=1e-5)

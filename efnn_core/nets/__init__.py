@@ -4,7 +4,8 @@
   periodic convolutions for the double exchange model, spins (B, L, L, 3);
 * ``dense``: fully connected EFNN and baselines for the 3-spin model, (B, sites);
 * ``ising``: the exact hand-set EFNN of the 2D Ising model (paper Fig. 1);
-* ``effective``: the linear effective-model baseline of paper Eq. (3).
+* ``effective``: the linear effective-model baseline of paper Eq. (3);
+* ``frozen``: a trained model traced and frozen for one input shape (fast batch-1 inference).
 
     >>> from efnn_core.nets import build, from_config
     >>> m = build("efnn", "lattice", channels=3, layers=2)
@@ -20,6 +21,7 @@ import torch
 
 from .dense import DenseConfig, build_dense, dense_parameter_count
 from .effective import EffectiveModel
+from .frozen import FrozenEnergy, frozen
 from .ising import IsingEFNN
 from .lattice import LatticeConfig, build_lattice, lattice_parameter_count
 
@@ -27,7 +29,7 @@ ARCHS = ("efnn", "dnn", "resnet", "densenet")
 FAMILIES = ("lattice", "dense")
 
 __all__ = ["ARCHS", "FAMILIES", "build", "from_config", "parameter_count", "LatticeConfig", "DenseConfig",
-           "IsingEFNN", "EffectiveModel"]
+           "IsingEFNN", "EffectiveModel", "frozen", "FrozenEnergy"]
 
 
 def build(arch: str, family: str, *, seed: int | None = None, **hparams) -> torch.nn.Module:
