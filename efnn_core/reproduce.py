@@ -92,8 +92,8 @@ def measure_timing(*, quick: bool = False, progress=print) -> list[dict]:
         row = {"L": L, "ed_plain": timing.ed_seconds(L, "plain", repeats=rep),
                "ed_fast": timing.ed_seconds(L, "fast", repeats=rep)}
         if model is not None:
-            row["net_1"] = timing.model_seconds(model, spins, batch=1, repeats=20)
-            row["net_1_frozen"] = timing.model_seconds(model, spins, batch=1, repeats=20, frozen=True)
+            row["net_1"] = timing.model_seconds(model, spins, batch=1, repeats=100)
+            row["net_1_frozen"] = timing.model_seconds(model, spins, batch=1, repeats=100, frozen=True)
             row["net_batch"] = timing.model_seconds(model, spins, batch=min(len(spins), 256), repeats=3)
         out.append(row)
         progress(f"timed L={L}")

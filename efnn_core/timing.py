@@ -72,4 +72,4 @@ def model_seconds(model, spins, *, batch: int = 1, repeats: int = 5, frozen: boo
         if p.device.type == "cuda":
             torch.cuda.synchronize()
 
-    return median_seconds(run, repeats) / len(x)
+    return median_seconds(run, repeats, warmup=3) / len(x)  # TorchScript optimizes on its 2nd call

@@ -37,3 +37,24 @@ def test_pretrained_model_reproduces_its_stored_metric(name):
     stored = meta["metrics"]
     assert got["rmse"] == pytest.approx(stored["rmse"], rel=0.05)
     assert np.isfinite(got["r2"]) and got["r2"] > 0
+
+
+def test_continued_models_record_where_they_started():
+    """A model trained with --init names its parent checkpoint by hash, and the parent is shipped too."""
+    from efnn_core.reproduce import _budget
+
+    for name in NAMES:
+        t = pretrained.metadata(name).get("training") or {}
+        init = t.get("init")
+        if not init:
+            continue
+        parent = pretrained.metadata(init["model"])
+        assert init["weights_sha256"] == parent["weights_sha256"], name
+        assert t["seconds_total"] >= t["seconds"] + parent["training"]["seconds"] - 0.02
+        assert _budget(t) == f"{_budget(parent['training'])} + {t['steps']} L-BFGS iterations"
+
+
+def test_continuous_3spin_efnn_meets_the_paper_scale_goal():
+    best = min(pretrained.metadata(n)["metrics"]["rmse"] for n in NAMES
+               if n.startswith("spin_continuous_efnn"))
+    assert best <= 6e-2
