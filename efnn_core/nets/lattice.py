@@ -168,6 +168,23 @@ class LatticeNet(nn.Module):
             return rec["site_energy"].sum((-2, -1))
         return _ops.q_sum(self.q, s)
 
+    def _accumulate(self, x, ops, rec, combine):
+        """ResNet and DenseNet: F_1 = f_0(T_0), S_1 = combine(T_1, F_1), F_{j+1} = f_j(S_j),
+        S_{j+1} = combine(S_j, F_{j+1}), E = sum_sites q(S_n)."""
+        t = ops.symmetrize(x, self.T).unbind(0)
+        f = ops.layer(self.f[0], t[0])
+        s = combine(t[1], f)
+        if rec is not None:
+            rec["T"] = list(t)
+        _record(rec, "F", f)
+        _record(rec, "S", s)
+        for j in range(1, self.config.layers):
+            f = ops.layer(self.f[j], s)
+            s = combine(s, f)
+            _record(rec, "F", f)
+            _record(rec, "S", s)
+        return self._finish(s, ops, rec)
+
     def extra_repr(self) -> str:
         return f"{self.config}, parameters={self.num_parameters()}"
 
@@ -240,19 +257,7 @@ class LatticeResNet(LatticeNet):
         self.q = nn.Conv2d(c, 1, k)
 
     def _run(self, x, ops, rec):
-        t = ops.symmetrize(x, self.T).unbind(0)
-        f = ops.layer(self.f[0], t[0])
-        s = t[1] + f
-        if rec is not None:
-            rec["T"] = list(t)
-        _record(rec, "F", f)
-        _record(rec, "S", s)
-        for j in range(1, self.config.layers):
-            f = ops.layer(self.f[j], s)
-            s = s + f
-            _record(rec, "F", f)
-            _record(rec, "S", s)
-        return self._finish(s, ops, rec)
+        return self._accumulate(x, ops, rec, torch.add)  # S_{j+1} = S_j + F_{j+1}
 
 
 class LatticeDenseNet(LatticeNet):
@@ -269,19 +274,7 @@ class LatticeDenseNet(LatticeNet):
         self.q = nn.Conv2d(c * (n + 1), 1, k)
 
     def _run(self, x, ops, rec):
-        t = ops.symmetrize(x, self.T).unbind(0)
-        f = ops.layer(self.f[0], t[0])
-        s = torch.cat([t[1], f], 1)
-        if rec is not None:
-            rec["T"] = list(t)
-        _record(rec, "F", f)
-        _record(rec, "S", s)
-        for j in range(1, self.config.layers):
-            f = ops.layer(self.f[j], s)
-            s = torch.cat([s, f], 1)
-            _record(rec, "F", f)
-            _record(rec, "S", s)
-        return self._finish(s, ops, rec)
+        return self._accumulate(x, ops, rec, lambda s, f: torch.cat([s, f], 1))  # channels pile up
 
 
 LATTICE_CLASSES = {"efnn": LatticeEFNN, "dnn": LatticeDNN, "resnet": LatticeResNet,
