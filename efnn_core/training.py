@@ -502,7 +502,7 @@ class Trainer:
         )
 
     def _stop_reason(self, t0: float) -> str | None:
-        """"cancelled" or "time budget" when the run must stop now, else None."""
+        """The reason the run must stop now ("cancelled" or "time budget"), else None."""
         if self._cancel.is_set():
             return "cancelled"
         if self.config.max_seconds is not None and time.perf_counter() - t0 > self.config.max_seconds:
