@@ -131,7 +131,7 @@ def test_tiled_lattice_is_extensive(models, arch):
 
 
 # ---------------------------------------------------------------- fast engines vs reference
-@pytest.mark.parametrize("engine", ["dense", "conv"])
+@pytest.mark.parametrize("engine", ["spectral", "conv"])
 @pytest.mark.parametrize("arch", ARCHS)
 def test_fast_matches_reference(arch, engine):
     m = build(arch, "lattice", channels=3, layers=2, seed=3)
@@ -154,7 +154,7 @@ def test_engines_agree_on_small_and_odd_lattices(L):
     m = build("efnn", "lattice", channels=2, layers=2, seed=4).double()
     x = unit_spins(3, L, dtype=torch.float64)
     ref = reference(m)(x)
-    for engine in ("dense", "conv"):
+    for engine in ("spectral", "conv"):
         m.engine = engine
         torch.testing.assert_close(m(x), ref, rtol=1e-12, atol=1e-12)
 
@@ -275,7 +275,8 @@ def test_training_after_inference_at_the_same_size():
     """Cached engine constants built under inference_mode must not poison a later backward."""
     from efnn_core.nets import _ops
 
-    _ops._shift_tensor.cache_clear()
+    _ops._spectral_basis.cache_clear()
+    _ops._real_dft.cache_clear()
     _ops._row_shift_tensor.cache_clear()
     model = build("efnn", "lattice", channels=1, layers=1, seed=0)
     x = torch.nn.functional.normalize(torch.randn(40, 11, 11, 3), dim=-1)

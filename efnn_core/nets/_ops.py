@@ -6,19 +6,20 @@ with an odd k x k kernel on an L x L torus:
     y[b, o, r, c] = bias[o] + sum_{i,dy,dx} w[o, i, dy, dx] x[b, i, (r+dy-k//2) % L, (c+dx-k//2) % L]
 
 Two exact implementations are provided ("engines"); they agree to float32
-rounding and are chosen per call by the lattice size:
+rounding and are chosen per call (``engine``):
 
-* ``DenseOps`` (L <= DENSE_MAX_L, batch >= DENSE_MIN_BATCH): the convolution is a linear map on the
-  C*L^2 numbers of a configuration, so it is applied as ONE matrix product
-  against the block-circulant matrix D (C_in L^2 x C_out L^2) built from the
-  kernel (``dense_matrix``).  At L = 10, C = 3 that is a 300 x 300 matrix: the
-  product does L^2/k^2 = 4x the multiply-adds of a direct convolution, but as
-  a single well-shaped GEMM (forward and both backward products) it beats
-  oneDNN's small-channel convolutions, whose backward pass is ~10x slower than
-  their forward.  Independent layers (f_0 and all g_j, whose inputs T_j are
-  all known after the symmetrization step) are batched into one ``bmm``.  The
-  symmetrization convolutions (input spins, no gradient needed) are one GEMM
-  on row-unfolded spins against a row-banded matrix (``banded_matrix``).
+* ``SpectralOps`` (small lattices, batches >= SPECTRAL_MIN_BATCH): a real
+  Fourier transform along the lattice COLUMNS turns every convolution into
+  independent banded matrices, one per pair of wavenumbers (cos, sin), acting
+  on (2 x channels x rows) numbers; feature maps are kept batch-last,
+  (L_col, C, L_row, B), so the transform, the per-pair ``bmm`` and the inverse
+  are three plain GEMMs.  At L = 10, C = 3 a convolution costs 18,000
+  multiply-adds per configuration in GEMMs of shape (60 x 60) @ (60 x B),
+  against 22,500 for a direct convolution (which oneDNN runs at a few percent
+  of the cores' peak with 3 channels) and 90,000 for one dense block-circulant
+  matrix.  The symmetrization convolutions (input spins, no gradient needed)
+  are one GEMM on row-unfolded spins against a row-banded matrix
+  (``BandedSymmetrize``).
 * ``ConvOps`` (any L): circular pad + ``F.conv2d``, with a custom backward
   (``CircularConv``) that computes both gradients with *forward* convolutions
   (the adjoint of a circular correlation is the circular correlation with the
@@ -26,9 +27,11 @@ rounding and are chosen per call by the lattice size:
   ``convolution_backward`` for these shapes.  Independent layers run as one
   grouped convolution.
 
-Tensors are channels-first (B, C, L, L); a *stack* of G independent feature
-maps is (G, B, C, L, L).  The flattening used by ``DenseOps`` is the memory
-order of (C, L, L), so switching between the two views is free.
+``ConvOps`` tensors are channels-first (B, C, L, L) and a *stack* of G
+independent feature maps is (G, B, C, L, L); ``SpectralOps`` uses (L, C, L, B)
+and (G, L, C, L, B).  The networks only multiply, add and concatenate (along
+dim 1, the channels in both layouts) what the engine returns, so the same
+network code runs on either.
 """
 
 from __future__ import annotations
@@ -40,8 +43,9 @@ from functools import lru_cache
 import torch
 import torch.nn.functional as F
 
-DENSE_MAX_L = 12  # dense block-circulant matrices up to this lattice size (C L^2 <= 1296 at C = 9)
-DENSE_MIN_BATCH = 32  # below this batch the matrices cost more to build than they save
+SPECTRAL_MAX_L = 12  # the spectral engine up to this L; above it only for training, up to SPECTRAL_TRAIN_MAX_L
+SPECTRAL_TRAIN_MAX_L = 20  # (measured: forward+backward beats ConvOps up to L = 20, inference only to ~12)
+SPECTRAL_MIN_BATCH = 32  # below this batch building the matrices costs more than it saves
 
 
 def circular_pad(x: torch.Tensor, p: int) -> torch.Tensor:
@@ -63,39 +67,6 @@ def _constant(fn):
 
     wrapper.__doc__, wrapper.cache_clear = fn.__doc__, cached.cache_clear
     return wrapper
-
-
-@_constant
-def _shift_tensor(L: int, k: int) -> torch.Tensor:
-    """M[s_in, s_out, t] = number of kernel taps t = (dy, dx) that read site s_in for output s_out.
-
-    Shape (L^2, L^2, k^2), float32; entries can exceed 1 when k > L (the kernel
-    wraps onto itself), which is exactly what circular padding does.  Cached per
-    (L, k) and never modified.
-    """
-    r = torch.arange(L)
-    rr, cc = torch.meshgrid(r, r, indexing="ij")
-    s_out = (rr * L + cc).reshape(-1)
-    m = torch.zeros(L * L, L * L, k * k)
-    h = k // 2
-    for dy in range(k):
-        for dx in range(k):
-            s_in = (((rr + dy - h) % L) * L + (cc + dx - h) % L).reshape(-1)
-            m[s_in, s_out, dy * k + dx] += 1.0
-    return m
-
-
-def dense_matrix(weight: torch.Tensor, L: int) -> torch.Tensor:
-    """Block-circulant matrix of a circular conv: (C_out, C_in, k, k) -> (C_in L^2, C_out L^2).
-
-    ``x.reshape(B, C_in * L * L) @ dense_matrix(w, L)`` equals the circular
-    correlation of x with w, flattened as (C_out, L, L).  Differentiable in w.
-    """
-    co, ci, k, _ = weight.shape
-    n2 = L * L
-    m = _shift_tensor(L, k).to(dtype=weight.dtype, device=weight.device).view(n2 * n2, k * k)
-    d = (m @ weight.reshape(co * ci, k * k).t()).view(n2, n2, co, ci)  # [s_in, s_out, o, i]
-    return d.permute(3, 0, 2, 1).reshape(ci * n2, co * n2)
 
 
 @_constant
@@ -240,6 +211,9 @@ class ConvOps:
         a0, a1 = y.unbind(2)
         return (a0 * a1).sum(0).transpose(0, 1)  # (G, B, C, L, L)
 
+    def q_sum(self, q, s: torch.Tensor) -> torch.Tensor:
+        return q_sum(q, s)
+
     def layer(self, nl, x: torch.Tensor) -> torch.Tensor:
         """One NonlinearLayer conv -> tanh -> conv on (B, Ci, L, L) -> (B, Co, L, L)."""
         h = tanh(circular_conv(x, nl.conv1.weight, nl.conv1.bias))
@@ -301,7 +275,8 @@ class BandedSymmetrize(torch.autograd.Function):
     """T = sum_comp (x_comp @ A0) (.) (x_comp @ A1) on row-unfolded spins, cache-blocked, recomputing.
 
     forward(x (3, B L, k L) row-unfolded spin components (no gradient), a (k L, 2F) banded
-    weights [A0 | A1] with F = G C L columns (j, c, col), dims (B, L, G, C)) -> (G, B, C, L, L).
+    weights [A0 | A1] with F = G C L columns (j, c, col), dims (B, L, G, C))
+    -> (G, L_col, C, L_row, B), the layout of ``SpectralOps``.
 
     The two GEMM outputs are 3 x 2 x F floats per lattice row, the largest
     tensors of a training step (22 MB at L = 10, batch 1024); written to and
@@ -324,13 +299,13 @@ class BandedSymmetrize(torch.autograd.Function):
             torch.mul(y[0, :, :f], y[0, :, f:], out=blk)
             blk.addcmul_(y[1, :, :f], y[1, :, f:]).addcmul_(y[2, :, :f], y[2, :, f:])
         ctx.save_for_backward(x, a)
-        return t.view(b, L, g, c, L).permute(2, 0, 3, 1, 4).contiguous()
+        return t.view(b, L, g, c, L).permute(2, 4, 3, 1, 0).contiguous()
 
     @staticmethod
     def backward(ctx, grad):
         x, a = ctx.saved_tensors
         f = a.shape[1] // 2
-        gt = grad.permute(1, 3, 0, 2, 4).reshape(x.shape[1], f)  # (B L, F), one copy
+        gt = grad.permute(4, 3, 0, 2, 1).reshape(x.shape[1], f)  # (B L, F), one copy
         grad_a = torch.zeros_like(a)
         for s in range(0, x.shape[1], BandedSymmetrize.ROWS):
             xs = x[:, s:s + BandedSymmetrize.ROWS]
@@ -343,13 +318,71 @@ class BandedSymmetrize(torch.autograd.Function):
         return None, grad_a, None
 
 
-class DenseOps(ConvOps):
-    """Dense block-circulant engine for small lattices (one GEMM per convolution)."""
+@_constant
+def _real_dft(L: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """Real orthonormal DFT along one lattice axis, (2 ceil(L/2), L), rows in pairs.
 
-    name = "dense"
+    Row pairs: (constant, Nyquist (-1)^x) for even L or (constant, zero row) for
+    odd L, then (cos, sin) of wavenumbers 1 .. ceil(L/2) - 1.  R^T R = I_L, so
+    R^T inverts R, and a circular shift along the axis becomes block-diagonal
+    (2 x 2 blocks, one per pair) in this basis.
+    """
+    x = torch.arange(L, dtype=torch.float64)
+    rows = [torch.full((L,), L ** -0.5, dtype=torch.float64),
+            (-1.0) ** x * L ** -0.5 if L % 2 == 0 else torch.zeros(L, dtype=torch.float64)]
+    for m in range(1, (L + 1) // 2):
+        rows += [(2 / L) ** 0.5 * torch.cos(2 * torch.pi * m * x / L),
+                 (2 / L) ** 0.5 * torch.sin(2 * torch.pi * m * x / L)]
+    return torch.stack(rows).to(dtype=dtype, device=device)
+
+
+@_constant
+def _spectral_basis(L: int, k: int, dtype=torch.float64, device=None) -> torch.Tensor:
+    """Phi[g, h_o, r_o, h_i, r_i, t]: a circular k x k conv of one channel pair in the column-spectral basis.
+
+    Columns x are transformed by ``_real_dft`` (pair g, member h), rows r stay in
+    real space; tap t = (dy, dx).  Shape (ng, 2, L, 2, L, k^2), ng = ceil(L/2); built in float64.
+    """
+    r = _real_dft(L)
+    ng, h = r.shape[0] // 2, k // 2
+    eye = torch.eye(L, dtype=torch.float64)
+    rows = _row_shift_tensor(L, k).double().permute(2, 1, 0)  # [dy, r_out, r_in]
+    cols = torch.stack([r @ eye.roll(dx - h, 1) @ r.t() for dx in range(k)])  # [dx, f_out, f_in]
+    blocks = cols.view(k, ng, 2, ng, 2).diagonal(dim1=1, dim2=3).permute(3, 1, 2, 0)  # [g, h_o, h_i, dx]
+    phi = torch.einsum("gabx,yrs->garbsyx", blocks, rows)
+    return phi.reshape(ng, 2, L, 2, L, k * k).to(dtype=dtype, device=device).contiguous()
+
+
+def spectral_matrix(weight: torch.Tensor, L: int) -> torch.Tensor:
+    """Per-pair mixing matrices of a circular conv: (C_out, C_in, k, k) -> (ng, 2 C_out L, 2 C_in L).
+
+    Features of a pair are ordered (h, channel, row), as in the (L, C, L, B)
+    layout of ``SpectralOps`` after the column transform.  Differentiable in w.
+    """
+    co, ci, k, _ = weight.shape
+    phi = _spectral_basis(L, k, weight.dtype, weight.device)
+    ng = phi.shape[0]
+    w = (phi.view(-1, k * k) @ weight.reshape(co * ci, k * k).t()).view(ng, 2, L, 2, L, co, ci)
+    return w.permute(0, 1, 5, 2, 3, 6, 4).reshape(ng, 2 * co * L, 2 * ci * L)
+
+
+class SpectralOps(ConvOps):
+    """Column-spectral engine for small lattices: real DFT along columns, banded GEMMs per wavenumber pair.
+
+    Feature maps live in the layout (L_col, C, L_row, B) (stacks: (G, L_col, C,
+    L_row, B)), batch LAST, so that every step is one plain GEMM: the column
+    transform R @ X, a ``bmm`` with one (2 C L x 2 C L) matrix per wavenumber
+    pair (``spectral_matrix``), the inverse R^T @ Y.  At L = 10, C = 3 that is
+    5 x 60^2 = 18,000 multiply-adds per configuration and conv instead of the
+    90,000 of a dense block-circulant 300 x 300 matrix.  The bias of a conv is
+    a constant field, so it enters only the constant-column coefficient.
+    """
+
+    name = "spectral"
 
     def symmetrize(self, spins, sym_layers):
-        """As ``ConvOps.symmetrize`` but as GEMMs (3B L, k L) @ (k L, 2GC L) on row-unfolded spins.
+        """As ``ConvOps.symmetrize`` but as GEMMs (3B L, k L) @ (k L, 2GC L) on row-unfolded spins,
+        returning (G, L_col, C, L_row, B).
 
         The spins need no gradient, so only the (small) banded weight matrix is
         differentiated; half the multiply-adds of a fully dense (L^2 x 2GC L^2)
@@ -360,40 +393,49 @@ class DenseOps(ConvOps):
         g, c, k = len(sym_layers), sym_layers[0].conv0.weight.shape[0], w.shape[-1]
         x = row_unfold(spins.permute(3, 0, 1, 2).reshape(3 * b, L, L), k)  # (3B L, k L)
         a = banded_matrix(w, L)  # columns (a, j, c, col): the W0 half, then the W1 half
-        return BandedSymmetrize.apply(x.view(3, b * L, k * L), a, (b, L, g, c))  # (G, B, C, L, L)
+        return BandedSymmetrize.apply(x.view(3, b * L, k * L), a, (b, L, g, c))
 
-    def layer(self, nl, x):
-        b, ci, L, _ = x.shape
-        n2 = L * L
-        h = torch.addmm(nl.conv1.bias.repeat_interleave(n2), x.reshape(b, ci * n2),
-                        dense_matrix(nl.conv1.weight, L))
-        h = torch.addmm(nl.conv2.bias.repeat_interleave(n2), torch.tanh(h), dense_matrix(nl.conv2.weight, L))
-        return h.view(b, -1, L, L)
+    def _conv(self, x, weights, biases, g):
+        """G stacked convs: x (G, L, Ci, L, B) -> (G, L, Co, L, B) with weights[j] (Co, Ci, k, k)."""
+        L, b = self.L, x.shape[-1]
+        r = _real_dft(L, x.dtype, x.device)
+        ng = r.shape[0] // 2
+        w = torch.cat([spectral_matrix(wj, L) for wj in weights])  # (G ng, 2 Co L, 2 Ci L)
+        co = w.shape[1] // (2 * L)
+        # a constant field b has one nonzero coefficient, sqrt(L) b on the constant column
+        bias = (torch.stack(biases) * L ** 0.5)[:, None, :, None].expand(g, 1, co, L)
+        bias = F.pad(bias, (0, 0, 0, 0, 0, 2 * ng - 1)).reshape(g * ng, 2 * co * L, 1)
+        xt = torch.matmul(r, x.reshape(g, L, -1)).view(g * ng, -1, b)  # (G ng, 2 Ci L, B)
+        y = torch.baddbmm(bias, w, xt).view(g, 2 * ng, -1)
+        return torch.matmul(r.t(), y).view(g, L, co, L, b)
 
     def layers(self, nls, x):
-        g, b, ci, L, _ = x.shape
-        if g == 1:
-            return self.layer(nls[0], x[0]).unsqueeze(0)
-        n2 = L * L
-        d1 = torch.stack([dense_matrix(n.conv1.weight, L) for n in nls])  # (G, Ci L2, Co L2)
-        d2 = torch.stack([dense_matrix(n.conv2.weight, L) for n in nls])
-        b1 = torch.stack([n.conv1.bias.repeat_interleave(n2) for n in nls]).unsqueeze(1)  # (G, 1, Co L2)
-        b2 = torch.stack([n.conv2.bias.repeat_interleave(n2) for n in nls]).unsqueeze(1)
-        h = torch.baddbmm(b1, x.reshape(g, b, ci * n2), d1)
-        h = torch.baddbmm(b2, torch.tanh(h), d2)
-        return h.view(g, b, -1, L, L)
+        """G independent NonlinearLayers on a stack (G, L, Ci, L, B) -> (G, L, Co, L, B)."""
+        g = len(nls)
+        h = tanh(self._conv(x, [n.conv1.weight for n in nls], [n.conv1.bias for n in nls], g))
+        return self._conv(h, [n.conv2.weight for n in nls], [n.conv2.bias for n in nls], g)
+
+    def layer(self, nl, x):
+        return self.layers([nl], x[None])[0]
+
+    def q_sum(self, q, s):
+        """As ``q_sum`` for s in (L, C, L, B)."""
+        n2 = s.shape[0] * s.shape[2]
+        return q.weight.sum((-2, -1))[0] @ s.sum((0, 2)) + n2 * q.bias[0]
 
 
-def engine(L: int, choice: str = "auto", batch: int = DENSE_MIN_BATCH) -> ConvOps:
-    """The engine for a batch at lattice size L: "dense" for L <= DENSE_MAX_L and
-    batch >= DENSE_MIN_BATCH, else "conv" (or the forced ``choice``)."""
+def engine(L: int, choice: str = "auto", batch: int = SPECTRAL_MIN_BATCH, training: bool = False) -> ConvOps:
+    """The engine for a batch at lattice size L: "spectral" for batches >= SPECTRAL_MIN_BATCH at
+    L <= SPECTRAL_MAX_L (L <= SPECTRAL_TRAIN_MAX_L when gradients flow), else "conv"; or the forced
+    ``choice``."""
     if choice == "auto":
-        choice = "dense" if L <= DENSE_MAX_L and batch >= DENSE_MIN_BATCH else "conv"
-    if choice == "dense":
-        return DenseOps(L)
+        max_l = SPECTRAL_TRAIN_MAX_L if training else SPECTRAL_MAX_L
+        choice = "spectral" if L <= max_l and batch >= SPECTRAL_MIN_BATCH else "conv"
+    if choice == "spectral":
+        return SpectralOps(L)
     if choice == "conv":
         return ConvOps(L)
-    raise ValueError(f"engine must be 'auto', 'dense' or 'conv', got {choice!r}")
+    raise ValueError(f"engine must be 'auto', 'spectral' or 'conv', got {choice!r}")
 
 
 def q_sum(q, s: torch.Tensor) -> torch.Tensor:

@@ -37,12 +37,14 @@ DenseNet 907/1663/2644 for n = 1/2/3.
 Weights use PyTorch's default initialisation (Kaiming-uniform, a = sqrt(5),
 as ``nn.Conv2d``); ``build(..., seed=...)`` makes them reproducible.
 
-Speed: the forward pass uses the engines of ``_ops`` (dense block-circulant
-GEMMs for L <= 12, grouped circular convolutions above), f_0 and g_1..g_n run
-batched because their inputs T_0..T_n are all known after ONE convolution of
-the stacked spin components, and sum_sites q(S) is evaluated in closed form.
-``_reference.py`` holds the straightforward version; both agree to float32
-rounding.  Set ``model.engine = "conv"`` or ``"dense"`` to force an engine.
+Speed: the forward pass uses the engines of ``_ops`` (for batches on small
+lattices a column-Fourier form whose convolutions are GEMMs with one banded
+matrix per wavenumber pair; grouped circular convolutions otherwise), f_0 and
+g_1..g_n run batched because their inputs T_0..T_n are all known after ONE
+convolution of the stacked spin components, and sum_sites q(S) is evaluated in
+closed form.  ``_reference.py`` holds the straightforward version; both agree
+to float32 rounding.  Set ``model.engine = "conv"`` or ``"spectral"`` to force
+an engine.
 
 Example (a 3 x 3 lattice)::
 
@@ -135,7 +137,7 @@ class LatticeNet(nn.Module):
     def __init__(self, config: LatticeConfig):
         super().__init__()
         self.config = config
-        self.engine = "auto"  # "auto" | "dense" | "conv"; not part of the config (same numbers)
+        self.engine = "auto"  # "auto" | "spectral" | "conv"; not part of the config (same numbers)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
@@ -143,7 +145,8 @@ class LatticeNet(nn.Module):
     def forward(self, spins: torch.Tensor) -> torch.Tensor:
         """Energy of each configuration: (B, L, L, 3) -> (B,)."""
         x = check_lattice_input(spins, self.config_dtype())
-        return self._run(x, _ops.engine(x.shape[1], self.engine, x.shape[0]), None)
+        training = torch.is_grad_enabled() and next(self.parameters()).requires_grad
+        return self._run(x, _ops.engine(x.shape[1], self.engine, x.shape[0], training), None)
 
     @torch.no_grad()
     def intermediates(self, spins: torch.Tensor) -> dict[str, list[torch.Tensor] | torch.Tensor]:
@@ -166,7 +169,7 @@ class LatticeNet(nn.Module):
         if rec is not None:
             rec["site_energy"] = _ops.site_energy(self.q, s)
             return rec["site_energy"].sum((-2, -1))
-        return _ops.q_sum(self.q, s)
+        return ops.q_sum(self.q, s)
 
     def _accumulate(self, x, ops, rec, combine):
         """ResNet and DenseNet: F_1 = f_0(T_0), S_1 = combine(T_1, F_1), F_{j+1} = f_j(S_j),
