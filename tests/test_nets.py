@@ -97,9 +97,20 @@ def models():
     return {a: build(a, "lattice", channels=3, layers=3, seed=7).eval() for a in ARCHS}
 
 
+@pytest.fixture(params=["conv", "spectral"])
+def engine(request, models):
+    """Run a test on each engine (the spectral one works in Fourier space along the columns, so its
+    invariances are not inherited from the convolution's)."""
+    for m in models.values():
+        m.engine = request.param
+    yield request.param
+    for m in models.values():
+        m.engine = "auto"
+
+
 @pytest.mark.parametrize("det", [1, -1], ids=["rotation", "reflection"])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_o3_invariance(models, arch, det):
+def test_o3_invariance(models, arch, det, engine):
     x = unit_spins(16, 10)
     R = orthogonal(det)
     with torch.no_grad():
@@ -108,7 +119,7 @@ def test_o3_invariance(models, arch, det):
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-def test_translation_invariance(models, arch):
+def test_translation_invariance(models, arch, engine):
     x = unit_spins(8, 10)
     with torch.no_grad():
         e = models[arch](x)
@@ -157,6 +168,38 @@ def test_engines_agree_on_small_and_odd_lattices(L):
     for engine in ("spectral", "conv"):
         m.engine = engine
         torch.testing.assert_close(m(x), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_engine_choice():
+    """Batches on small lattices (and training batches up to L = 20) take the spectral engine."""
+    assert _ops.engine(10, batch=1024).name == "spectral"
+    assert _ops.engine(10, batch=8).name == "conv"  # too few configurations to pay for the matrices
+    assert _ops.engine(16, batch=256).name == "conv"
+    assert _ops.engine(16, batch=256, training=True).name == "spectral"
+    assert _ops.engine(40, batch=256, training=True).name == "conv"
+    assert _ops.engine(40, "spectral").name == "spectral"
+    with pytest.raises(ValueError, match="engine must be"):
+        _ops.engine(10, "dense")
+
+
+def test_spectral_basis_diagonalises_column_shifts():
+    """The real DFT is orthonormal and turns every circular column shift into 2 x 2 blocks."""
+    for L in (3, 4, 10, 11):
+        r = _ops._real_dft(L)
+        torch.testing.assert_close(r.t() @ r, torch.eye(L, dtype=torch.float64))
+        for s in range(L):
+            b = r @ torch.eye(L, dtype=torch.float64).roll(s, 1) @ r.t()
+            blocks = torch.block_diag(*[b[i:i + 2, i:i + 2] for i in range(0, len(b), 2)])
+            torch.testing.assert_close(b, blocks, atol=1e-12, rtol=0)
+
+
+def test_fast_tanh_and_its_gradient():
+    x = torch.linspace(-12, 12, 4001, requires_grad=True)
+    y = _ops.tanh(x)
+    assert (y - torch.tanh(x)).abs().max().item() <= 3e-7
+    (g,) = torch.autograd.grad((y * torch.cos(x)).sum(), x)
+    (g_ref,) = torch.autograd.grad((torch.tanh(x) * torch.cos(x)).sum(), x)
+    torch.testing.assert_close(g, g_ref, rtol=0, atol=1e-6)
 
 
 def test_closed_form_q_sum_equals_the_convolution():

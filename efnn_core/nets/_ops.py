@@ -84,7 +84,7 @@ def banded_matrix(weight: torch.Tensor, L: int) -> torch.Tensor:
 
     Row (dy, c_in), column (K, c_out): the circular correlation along columns
     for kernel row dy.  Multiplying the k circularly shifted copies of each
-    lattice row, laid side by side (``row_unfold``), by it gives all K maps.
+    lattice row, laid side by side (``row_windows``), by it gives all K maps.
     """
     kk, _, k, _ = weight.shape
     m1 = _row_shift_tensor(L, k).to(dtype=weight.dtype, device=weight.device).view(L * L, k)
@@ -92,11 +92,14 @@ def banded_matrix(weight: torch.Tensor, L: int) -> torch.Tensor:
     return r.permute(3, 0, 2, 1).reshape(k * L, kk * L)
 
 
-def row_unfold(x: torch.Tensor, k: int) -> torch.Tensor:
-    """(N, L, L) -> (N L, k L): for each output row r the input rows r-k//2 .. r+k//2 (periodic)."""
-    h = k // 2
-    xp = torch.cat([x[:, x.shape[1] - h:], x, x[:, :h]], 1) if h else x  # (N, L + 2h, L)
-    return xp.unfold(1, k, 1).transpose(2, 3).reshape(-1, k * x.shape[2])  # (N, L, k, L) -> (N L, k L)
+def row_windows(spins: torch.Tensor, k: int) -> torch.Tensor:
+    """(B, L, L, 3) -> (3, L B, k L): for each spin component, lattice row r and configuration b
+    (rows ordered (r, b)) the rows r - k//2 .. r + k//2 (periodic) side by side, the input of
+    ``banded_matrix``."""
+    b, L = spins.shape[:2]
+    rows = torch.arange(-(k // 2), L + k // 2, device=spins.device) % L
+    w = spins.permute(3, 1, 0, 2)[:, rows].unfold(1, k, 1)  # (3, L_row, B, L_col, k)
+    return w.permute(0, 1, 2, 4, 3).reshape(3, L * b, k * L)
 
 
 class CircularConv(torch.autograd.Function):
@@ -147,11 +150,29 @@ def block_diagonal(w: torch.Tensor, groups: int) -> torch.Tensor:
     return d.view(go, groups * ci, k, k)
 
 
+class _SigmoidTanh(torch.autograd.Function):
+    """tanh(x) as 2 sigmoid(2x) - 1 with tanh's own backward, (1 - y^2) grad, from the saved output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return torch.ops.aten.tanh_backward(grad, y)
+
+
 def tanh(x: torch.Tensor) -> torch.Tensor:
-    """tanh; for CPU inference as 2 sigmoid(2x) - 1, which ATen evaluates ~1.5-4x faster on this
-    hardware (measured: 29 vs 21 us on (4, 3, 40, 40)); differs from tanh by <= 2e-7 absolute."""
-    if (torch.is_grad_enabled() and x.requires_grad) or x.device.type != "cpu" or x.dtype != torch.float32:
+    """tanh; for float32 on the CPU as 2 sigmoid(2x) - 1, which ATen evaluates 3-4x faster on this
+    hardware (measured: 0.66-0.86 vs 2.4-3.3 ms on (3, 10, 3, 10, 1024), one thread); differs
+    from tanh by <= 2e-7 absolute.  Differentiable (same backward as tanh)."""
+    if x.device.type != "cpu" or x.dtype != torch.float32:
         return torch.tanh(x)
+    if torch.is_grad_enabled() and x.requires_grad:
+        return _SigmoidTanh.apply(x)
     return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
 
 
@@ -227,7 +248,7 @@ class ConvOps:
         h = x.transpose(0, 1).reshape(b, g * ci, L, L)
         if torch.is_grad_enabled() or x.device.type != "cpu":
             w1, b1, w2, b2 = stacked_weights(nls)
-            h = circular_conv(torch.tanh(circular_conv(h, w1, b1, g)), w2, b2, g)
+            h = circular_conv(tanh(circular_conv(h, w1, b1, g)), w2, b2, g)
         else:  # inference: one dense conv with block-diagonal kernels (see circular_conv), built once
             w1, b1, w2, b2 = _inference_weights(nls)
             h = circular_conv(tanh(circular_conv(h, w1, b1)), w2, b2)
@@ -272,50 +293,61 @@ def _inference_weights(nls) -> tuple[torch.Tensor, ...]:
 
 
 class BandedSymmetrize(torch.autograd.Function):
-    """T = sum_comp (x_comp @ A0) (.) (x_comp @ A1) on row-unfolded spins, cache-blocked, recomputing.
+    """T = sum_comp (A0^T x_comp^T) (.) (A1^T x_comp^T) on row windows of the spins, in cache-sized blocks.
 
-    forward(x (3, B L, k L) row-unfolded spin components (no gradient), a (k L, 2F) banded
-    weights [A0 | A1] with F = G C L columns (j, c, col), dims (B, L, G, C))
-    -> (G, L_col, C, L_row, B), the layout of ``SpectralOps``.
+    forward(x (3, L B, k L) row windows (``row_windows``, no gradient), a (k L, 2F) banded
+    weights [A0 | A1] with F = G L C columns (j, col, c), dims (B, L, G, C))
+    -> (G, L_col, C, L_row, B), the layout of ``SpectralOps``, with no transposition: the
+    products are computed transposed, y^T = a^T x^T, so rows (r, b) land last.
 
-    The two GEMM outputs are 3 x 2 x F floats per lattice row, the largest
-    tensors of a training step (22 MB at L = 10, batch 1024); written to and
-    read back from memory they made this product the slowest part of a step.
-    Here they live only inside blocks of ``ROWS`` lattice rows (cache-sized),
-    and the backward recomputes them block by block instead of storing them.
+    The GEMM outputs, 3 x 2F floats per lattice row, are the largest tensors of a
+    training step (22 MB at L = 10, batch 1024).  They are made and multiplied in
+    blocks of about ``BLOCK`` floats, which stay in cache, and stored for the
+    backward (measured: faster than recomputing them there, and than one
+    unblocked GEMM).
     """
 
-    ROWS = 1280  # lattice rows per block (128 configurations at L = 10)
+    BLOCK = 350_000  # floats of y per block (~1.4 MB: 64 configurations at L = 10, C = 3, n = 2)
+
+    @staticmethod
+    def _step(f: int) -> int:
+        return max(16, BandedSymmetrize.BLOCK // (6 * f))
 
     @staticmethod
     def forward(ctx, x, a, dims):
         b, L, g, c = dims
-        f = a.shape[1] // 2
-        n = x.shape[1]
-        t = torch.empty(n, f, dtype=a.dtype, device=a.device)
-        for s in range(0, n, BandedSymmetrize.ROWS):
-            y = x[:, s:s + BandedSymmetrize.ROWS] @ a  # (3, rows, 2F)
-            blk = t[s:s + BandedSymmetrize.ROWS]
-            torch.mul(y[0, :, :f], y[0, :, f:], out=blk)
-            blk.addcmul_(y[1, :, :f], y[1, :, f:]).addcmul_(y[2, :, :f], y[2, :, f:])
-        ctx.save_for_backward(x, a)
-        return t.view(b, L, g, c, L).permute(2, 4, 3, 1, 0).contiguous()
+        n, f = x.shape[1], a.shape[1] // 2
+        step, at = BandedSymmetrize._step(f), a.t()
+        t = torch.empty(f, n, dtype=a.dtype, device=a.device)
+        keep = ctx.needs_input_grad[1]
+        ys = torch.empty(3, 2 * f, n, dtype=a.dtype, device=a.device) if keep else None
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            y = ys[:, :, s:e] if keep else torch.empty(3, 2 * f, e - s, dtype=a.dtype, device=a.device)
+            for comp in range(3):
+                torch.mm(at, x[comp, s:e].t(), out=y[comp])
+            blk = t[:, s:e]
+            torch.mul(y[0, :f], y[0, f:], out=blk)
+            blk.addcmul_(y[1, :f], y[1, f:]).addcmul_(y[2, :f], y[2, f:])
+        ctx.save_for_backward(x, ys)
+        return t.view(g, L, c, L, b)
 
     @staticmethod
     def backward(ctx, grad):
-        x, a = ctx.saved_tensors
-        f = a.shape[1] // 2
-        gt = grad.permute(4, 3, 0, 2, 1).reshape(x.shape[1], f)  # (B L, F), one copy
-        grad_a = torch.zeros_like(a)
-        for s in range(0, x.shape[1], BandedSymmetrize.ROWS):
-            xs = x[:, s:s + BandedSymmetrize.ROWS]
-            y = xs @ a  # recomputed (3, rows, 2F)
-            gs = gt[s:s + BandedSymmetrize.ROWS]
+        x, ys = ctx.saved_tensors
+        n, f = x.shape[1], ys.shape[1] // 2
+        step = BandedSymmetrize._step(f)
+        gt = grad.reshape(f, n)
+        grad_at = torch.zeros(2 * f, x.shape[-1], dtype=ys.dtype, device=ys.device)
+        for s in range(0, n, step):
+            e = min(n, s + step)
+            y, gs = ys[:, :, s:e], gt[:, s:e]
             gy = torch.empty_like(y)
-            torch.mul(y[:, :, f:], gs, out=gy[:, :, :f])  # dT/dA0-part = A1-part, and vice versa
-            torch.mul(y[:, :, :f], gs, out=gy[:, :, f:])
-            grad_a.addmm_(xs.reshape(-1, xs.shape[-1]).t(), gy.view(-1, 2 * f))
-        return None, grad_a, None
+            torch.mul(y[:, f:], gs, out=gy[:, :f])  # dT/dA0-part = A1-part (.) grad, and vice versa
+            torch.mul(y[:, :f], gs, out=gy[:, f:])
+            for comp in range(3):
+                grad_at.addmm_(gy[comp], x[comp, s:e])
+        return None, grad_at.t(), None
 
 
 @_constant
@@ -391,9 +423,8 @@ class SpectralOps(ConvOps):
         b, L = spins.shape[0], self.L
         w = symmetrize_weights(sym_layers)
         g, c, k = len(sym_layers), sym_layers[0].conv0.weight.shape[0], w.shape[-1]
-        x = row_unfold(spins.permute(3, 0, 1, 2).reshape(3 * b, L, L), k)  # (3B L, k L)
-        a = banded_matrix(w, L)  # columns (a, j, c, col): the W0 half, then the W1 half
-        return BandedSymmetrize.apply(x.view(3, b * L, k * L), a, (b, L, g, c))
+        a = banded_matrix(w, L).view(k * L, 2, g, c, L).transpose(3, 4)  # columns (W0 | W1, j, col, c)
+        return BandedSymmetrize.apply(row_windows(spins, k), a.reshape(k * L, -1), (b, L, g, c))
 
     def _conv(self, x, weights, biases, g):
         """G stacked convs: x (G, L, Ci, L, B) -> (G, L, Co, L, B) with weights[j] (Co, Ci, k, k)."""
