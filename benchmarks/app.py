@@ -33,7 +33,9 @@ RENDER_BUDGET, EDIT_BUDGET = 3.0, 0.5
 
 def clear_caches():
     import streamlit as st
+    import streamlit.logger
 
+    streamlit.logger.set_log_level("error")  # clearing caches outside a server warns "missing ScriptRunContext"
     st.cache_data.clear()
     st.cache_resource.clear()
 
