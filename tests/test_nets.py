@@ -209,10 +209,12 @@ def test_closed_form_q_sum_equals_the_convolution():
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("engine", ["spectral", "conv"])
 @pytest.mark.parametrize("arch", ARCHS)
-def test_cuda_forward_backward_matches_cpu(arch):
+def test_cuda_forward_backward_matches_cpu(arch, engine):
     m = build(arch, "lattice", channels=3, layers=2, seed=6)
-    x = unit_spins(16, 10)
+    m.engine = engine
+    x = unit_spins(64, 10)
     e_cpu = m(x)
     e_cpu.sum().backward()
     g_cpu = [p.grad.clone() for p in m.parameters()]
