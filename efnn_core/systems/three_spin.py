@@ -77,7 +77,7 @@ class ThreeSpin:
     def energy(self, spins):
         """H(S): a float for shape (sites,), an array (B,) for (B, sites).
 
-        The 455 terms are added one triple at a time in a fixed order, so the
+        The terms are added one triple at a time in a fixed order, so the
         result is bit-identical on every machine (a BLAS product sums in an order
         that depends on the CPU's kernel, and the shipped labels are checked by
         sha256).
