@@ -365,7 +365,7 @@ def _real_dft(L: int, dtype=torch.float64, device=None) -> torch.Tensor:
     for m in range(1, (L + 1) // 2):
         rows += [(2 / L) ** 0.5 * torch.cos(2 * torch.pi * m * x / L),
                  (2 / L) ** 0.5 * torch.sin(2 * torch.pi * m * x / L)]
-    return torch.stack(rows).to(dtype=dtype, device=device)
+    return torch.stack(rows).to(dtype).to(device)  # dtype first: MPS has no float64
 
 
 @_constant
@@ -382,7 +382,7 @@ def _spectral_basis(L: int, k: int, dtype=torch.float64, device=None) -> torch.T
     cols = torch.stack([r @ eye.roll(dx - h, 1) @ r.t() for dx in range(k)])  # [dx, f_out, f_in]
     blocks = cols.view(k, ng, 2, ng, 2).diagonal(dim1=1, dim2=3).permute(3, 1, 2, 0)  # [g, h_o, h_i, dx]
     phi = torch.einsum("gabx,yrs->garbsyx", blocks, rows)
-    return phi.reshape(ng, 2, L, 2, L, k * k).to(dtype=dtype, device=device).contiguous()
+    return phi.reshape(ng, 2, L, 2, L, k * k).to(dtype).to(device).contiguous()
 
 
 def spectral_matrix(weight: torch.Tensor, L: int) -> torch.Tensor:
