@@ -5,7 +5,9 @@ times, and at batch 1 an eager PyTorch forward spends about half its time in
 Python and operator dispatch (measured: ~300 of ~600 microseconds for the
 C=3, n=3 EFNN at L = 40).  ``frozen(model, shape)`` traces the model once for
 that input shape and freezes its weights into the graph, which removes most
-of that overhead (``benchmarks/inference.py`` prints both timings).
+of that overhead (``benchmarks/inference.py`` prints both timings).  The
+compiled convolutions of ``_native`` are registered operators, so the graph
+calls them too.
 
     >>> import torch
     >>> from efnn_core.nets import build, frozen
