@@ -63,31 +63,38 @@ def _cache_dir() -> Path:
     return Path(base) / "efnn_core"
 
 
+def _folder() -> Path:
+    """The cache folder, else a per-user temporary one: the first that can be created and written."""
+    user = getattr(os, "getuid", lambda: "user")()
+    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"efnn_core-{user}"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(folder, os.W_OK):
+            return folder
+    raise RuntimeError("no writable cache folder for the compiled kernel")
+
+
 def _build() -> ctypes.CDLL:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
         raise RuntimeError("no C compiler (cc, gcc or $CC) on this machine")
     key = hashlib.sha256(b"\0".join([SOURCE.read_bytes(), cc.encode(), " ".join(FLAGS).encode(),
                                      _cpu_fingerprint().encode(), platform.machine().encode()])).hexdigest()
-    user = getattr(os, "getuid", lambda: "user")()
-    for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"efnn_core-{user}"):
+    target = _folder() / f"periodic_conv-{key[:20]}.so"
+    if not target.exists():  # compile to a temporary name, then rename: never a half-written library
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"periodic_conv-{key[:20]}.so"
-            if not target.exists():
-                fd, tmp = tempfile.mkstemp(suffix=".so", dir=folder)
-                os.close(fd)
-                done = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
-                                      timeout=120)
-                if done.returncode != 0:
-                    os.unlink(tmp)
-                    raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:500]}")
-                os.replace(tmp, target)
-            break
-        except OSError:
-            continue
-    else:
-        raise RuntimeError("no writable cache folder for the compiled kernel")
+            done = subprocess.run([cc, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True,
+                                  timeout=120)
+            if done.returncode != 0:
+                raise RuntimeError(f"{cc} failed: {done.stderr.strip()[:500]}")
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     lib = ctypes.CDLL(str(target))
     lib.periodic_conv.restype = lib.periodic_symmetrize.restype = None
     lib.periodic_conv.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int] * 7
