@@ -2,9 +2,10 @@
  *
  * Compiled on first use by efnn_core/nets/_native.py (cc -O3 -march=native) and called through ctypes.
  * ATen runs 3-channel 5x5 convolutions at a few percent of the cores' peak: oneDNN's kernels are made
- * for many channels and its grouped ones are slower still.  Here a block of OB output channels x VW
- * output columns is accumulated in vector registers (GNU C vector extensions: AVX-512, AVX2 or NEON,
- * whatever -march=native offers), reading each padded input row once per kernel tap.
+ * for many channels and its grouped ones are slower still.  Here, per output row, a block of up to OB
+ * output channels x 4 VW columns is accumulated in vector registers (GNU C vector extensions: AVX-512,
+ * AVX2 or NEON, whatever -march=native offers): each input vector loaded serves every output channel of
+ * the block, each weight every column.  The symmetrization layer has a fused kernel of its own.
  * Plain arithmetic, no fast-math: results differ from ATen's only by the order of the float sums.
  */
 #include <stddef.h>
@@ -37,7 +38,7 @@ static inline __attribute__((always_inline)) void block(const float *ws, const f
     int kk = k * k;
     const float *wg = w + (size_t)(g * co + o0) * ci * kk;
     for (int r = 0; r < L; r++) {
-        vec acc[2 * OB][4];
+        vec acc[OB][4];
         for (int o = 0; o < ob; o++) {
             float b0 = (b && o < no) ? b[g * co + o0 + o] : 0.0f;
             for (int v = 0; v < cb; v++)
