@@ -95,3 +95,13 @@ def test_disabled_or_unbuildable_kernel_falls_back_to_aten(monkeypatch, tmp_path
             torch.testing.assert_close(m(x), expected, rtol=1e-5, atol=1e-5)
     with pytest.raises(RuntimeError, match="not available"):
         _native.conv(x.permute(0, 3, 1, 2), torch.ones(3, 3, 5, 5), None, 1)
+
+
+def test_a_folder_others_can_write_to_is_never_used(monkeypatch, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("EFNN_CACHE_DIR", str(shared))
+    monkeypatch.setattr(_native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    folder = _native._folder()
+    assert folder != shared and folder.parent == tmp_path / "tmp" and folder.stat().st_mode & 0o777 == 0o700

@@ -16,7 +16,9 @@ Both kernels are also registered as operators (``torch.ops.efnn.periodic_conv``,
 into a TorchScript graph.
 
 Cache: ``$EFNN_CACHE_DIR``, else ``$XDG_CACHE_HOME/efnn_core`` or
-``~/.cache/efnn_core`` (a temporary folder if that is not writable).  The file
+``~/.cache/efnn_core``; a per-user temporary folder if that is not writable.
+Either must belong to this user and be writable by no one else, or it is not
+used.  The file
 name holds a hash of the source, the compiler, its flags and this CPU's model
 and feature flags, so a shared home folder never loads a library built for
 another processor; it is written under a temporary name and renamed, so
@@ -63,17 +65,26 @@ def _cache_dir() -> Path:
     return Path(base) / "efnn_core"
 
 
+def _private(folder: Path) -> bool:
+    """Owned by this user and writable by no one else: a library found there was put there by us (a
+    shared folder such as /tmp must never hand us someone else's code to load)."""
+    if not hasattr(os, "getuid"):
+        return os.access(folder, os.W_OK)
+    st = folder.stat()
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022 and os.access(folder, os.W_OK)
+
+
 def _folder() -> Path:
-    """The cache folder, else a per-user temporary one: the first that can be created and written."""
+    """The cache folder, else a per-user temporary one: the first that can be created and is private."""
     user = getattr(os, "getuid", lambda: "user")()
     for folder in (_cache_dir(), Path(tempfile.gettempdir()) / f"efnn_core-{user}"):
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if _private(folder):
+                return folder
         except OSError:
             continue
-        if os.access(folder, os.W_OK):
-            return folder
-    raise RuntimeError("no writable cache folder for the compiled kernel")
+    raise RuntimeError("no private, writable cache folder for the compiled kernel")
 
 
 def _build() -> ctypes.CDLL:
