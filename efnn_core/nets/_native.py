@@ -42,7 +42,7 @@ import torch
 
 SOURCE = Path(__file__).with_name("_periodic_conv.c")
 FLAGS = ["-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC"]
-VW = 16  # output columns per block in the C kernel (row padding of the workspace)
+VW = 8  # floats per vector in the C kernel (VW there): the workspace rows are padded to a multiple
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None

@@ -3,7 +3,7 @@
  * Compiled on first use by efnn_core/nets/_native.py (cc -O3 -march=native) and called through ctypes.
  * ATen runs 3-channel 5x5 convolutions at a few percent of the cores' peak: oneDNN's kernels are made
  * for many channels and its grouped ones are slower still.  Here, per output row, a block of up to OB
- * output channels x 4 VW columns is accumulated in vector registers (GNU C vector extensions: AVX-512,
+ * output channels x CB VW columns is accumulated in vector registers (GNU C vector extensions: AVX-512,
  * AVX2 or NEON, whatever -march=native offers): each input vector loaded serves every output channel of
  * the block, each weight every column.  The symmetrization layer has a fused kernel of its own.
  * Plain arithmetic, no fast-math: results differ from ATen's only by the order of the float sums.
@@ -11,7 +11,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#define VW 16 /* output columns per block: one vector of 16 floats */
+#define VW 8  /* floats per vector (256 bits; Zen 4 runs 512-bit FMAs as two of these anyway) */
+#define CB 8  /* at most this many vectors of columns per block */
 #define OB 4  /* output channels per block, kept in registers */
 typedef float vec __attribute__((vector_size(VW * sizeof(float))));
 
@@ -38,7 +39,7 @@ static inline __attribute__((always_inline)) void block(const float *ws, const f
     int kk = k * k;
     const float *wg = w + (size_t)(g * co + o0) * ci * kk;
     for (int r = 0; r < L; r++) {
-        vec acc[OB][4];
+        vec acc[OB][CB];
         for (int o = 0; o < ob; o++) {
             float b0 = (b && o < no) ? b[g * co + o0 + o] : 0.0f;
             for (int v = 0; v < cb; v++)
@@ -49,7 +50,7 @@ static inline __attribute__((always_inline)) void block(const float *ws, const f
                 const float *xr = ws + (((size_t)(n * G + g) * ci + i) * P + r + dy) * PW + c0;
                 const float *wr = wg + (size_t)i * kk + dy * k;
                 for (int dx = 0; dx < k; dx++) {
-                    vec xv[4];
+                    vec xv[CB];
                     for (int v = 0; v < cb; v++) memcpy(&xv[v], xr + dx + v * VW, sizeof(vec));
                     for (int o = 0; o < ob; o++) {  /* constant trip counts */
                         float wv = o < no ? wr[(size_t)o * ci * kk + dx] : 0.0f;
@@ -67,16 +68,22 @@ static inline __attribute__((always_inline)) void block(const float *ws, const f
     }
 }
 
-/* block() for ob outputs over all columns, in chunks of at most 4 vectors (the chunk width a constant). */
+/* block() for ob outputs over all columns, in chunks of at most CB vectors (the chunk width a constant). */
+#define CHUNK(cb) block(ws, w, b, y, n, g, o0, no, c0, G, ci, co, L, k, P, PW, ob, cb)
 static inline __attribute__((always_inline)) void row_blocks(const float *ws, const float *w, const float *b,
                                                              float *y, int n, int g, int o0, int no, int G, int ci,
                                                              int co, int L, int k, int P, int PW, const int ob) {
-    for (int c0 = 0; c0 < L; c0 += 4 * VW) {
-        int nv = (L - c0 + VW - 1) / VW;
-        if (nv >= 4) block(ws, w, b, y, n, g, o0, no, c0, G, ci, co, L, k, P, PW, ob, 4);
-        else if (nv == 3) block(ws, w, b, y, n, g, o0, no, c0, G, ci, co, L, k, P, PW, ob, 3);
-        else if (nv == 2) block(ws, w, b, y, n, g, o0, no, c0, G, ci, co, L, k, P, PW, ob, 2);
-        else block(ws, w, b, y, n, g, o0, no, c0, G, ci, co, L, k, P, PW, ob, 1);
+    for (int c0 = 0; c0 < L; c0 += CB * VW) {
+        switch ((L - c0 + VW - 1) / VW) {
+            case 1: CHUNK(1); break;
+            case 2: CHUNK(2); break;
+            case 3: CHUNK(3); break;
+            case 4: CHUNK(4); break;
+            case 5: CHUNK(5); break;
+            case 6: CHUNK(6); break;
+            case 7: CHUNK(7); break;
+            default: CHUNK(8);
+        }
     }
 }
 
@@ -91,6 +98,7 @@ void periodic_conv(const float *x, const float *w, const float *b, float *y, flo
             for (int o0 = 0; o0 < co; o0 += OB) {
                 int no = co - o0 < OB ? co - o0 : OB;
                 if (no <= 2) row_blocks(ws, w, b, y, n, g, o0, no, G, ci, co, L, k, P, PW, 2);
+                else if (no == 3) row_blocks(ws, w, b, y, n, g, o0, no, G, ci, co, L, k, P, PW, 3);
                 else row_blocks(ws, w, b, y, n, g, o0, no, G, ci, co, L, k, P, PW, OB);
             }
 }
@@ -104,7 +112,7 @@ static inline __attribute__((always_inline)) void sym_block(const float *ws, con
                                                             const int cb) {
     int kk = k * k;
     for (int r = 0; r < L; r++) {
-        vec acc[2][3][4];
+        vec acc[2][3][4];  /* 24 accumulators: at most 4 vectors of columns */
         for (int a = 0; a < 2; a++)
             for (int s = 0; s < 3; s++)
                 for (int v = 0; v < cb; v++)
