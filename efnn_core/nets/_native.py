@@ -42,7 +42,7 @@ import torch
 
 SOURCE = Path(__file__).with_name("_periodic_conv.c")
 FLAGS = ["-O3", "-march=native", "-std=gnu11", "-shared", "-fPIC"]
-VW = 8  # floats per vector in the C kernel (VW there): the workspace rows are padded to a multiple
+VW = 8  # floats per vector in the C kernel (VW there)
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
@@ -134,21 +134,27 @@ def available() -> bool:
     return library() is not None
 
 
-def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
-    """Circular correlation (B, G Ci, L, L) -> (B, G Co, L, L), float32 CPU, by the compiled kernel."""
+def _kernel_and_workspace(maps: int, L: int, k: int) -> tuple[ctypes.CDLL, torch.Tensor, int]:
+    """The library and a workspace for ``maps`` padded L x L maps: rows of PW floats, PW a multiple of VW
+    plus the k - 1 halo columns (the kernel reads whole vectors past the last column)."""
     lib = library()
     if lib is None:
         raise RuntimeError("the compiled periodic convolution is not available")
+    pw = -(-L // VW) * VW + k - 1
+    return lib, torch.empty(maps * (L + k - 1) * pw, dtype=torch.float32), pw
+
+
+def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, groups: int) -> torch.Tensor:
+    """Circular correlation (B, G Ci, L, L) -> (B, G Co, L, L), float32 CPU, by the compiled kernel."""
     b, gci, L, L2 = x.shape
     gco, ci, k, k2 = weight.shape
     if (x.dtype != torch.float32 or weight.dtype != torch.float32 or x.device.type != "cpu" or L != L2
             or k != k2 or gci != groups * ci or gco % groups or (bias is not None and bias.shape != (gco,))):
         raise ValueError(f"periodic_conv: unsupported arguments x {tuple(x.shape)} {x.dtype}, weight "
                          f"{tuple(weight.shape)} {weight.dtype}, groups {groups}")
+    lib, work, pw = _kernel_and_workspace(b * gci, L, k)
     x, weight = x.contiguous(), weight.contiguous()
     bias = None if bias is None else bias.contiguous()
-    pw = -(-L // VW) * VW + k - 1
-    work = torch.empty(b * gci * (L + k - 1) * pw, dtype=torch.float32)
     y = torch.empty(b, gco, L, L, dtype=torch.float32)
     lib.periodic_conv(x.data_ptr(), weight.data_ptr(), None if bias is None else bias.data_ptr(), y.data_ptr(),
                       work.data_ptr(), b, groups, ci, gco // groups, L, k, pw)
@@ -158,19 +164,15 @@ def conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, group
 def symmetrize(spins: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     """T[b, q] = sum_s (W0_q * S_s)(W1_q * S_s): spins (B, L, L, 3), weight (2K, 1, k, k) -> (B, K, L, L),
     float32 CPU, by the compiled kernel (the symmetrization layers fused: no (3, 2K) maps are stored)."""
-    lib = library()
-    if lib is None:
-        raise RuntimeError("the compiled periodic convolution is not available")
     b, L, L2, three = spins.shape
     k2, one, k, k_ = weight.shape
     if (spins.dtype != torch.float32 or weight.dtype != torch.float32 or spins.device.type != "cpu" or L != L2
             or three != 3 or one != 1 or k != k_ or k2 % 2):
         raise ValueError(f"periodic_symmetrize: unsupported arguments spins {tuple(spins.shape)} {spins.dtype}, "
                          f"weight {tuple(weight.shape)} {weight.dtype}")
+    lib, work, pw = _kernel_and_workspace(3 * b, L, k)
     x = spins.permute(0, 3, 1, 2).contiguous()  # (B, 3, L, L): the components as maps
     weight = weight.contiguous()
-    pw = -(-L // VW) * VW + k - 1
-    work = torch.empty(3 * b * (L + k - 1) * pw, dtype=torch.float32)
     t = torch.empty(b, k2 // 2, L, L, dtype=torch.float32)
     lib.periodic_symmetrize(x.data_ptr(), weight.data_ptr(), t.data_ptr(), work.data_ptr(), b, k2 // 2, L, k, pw)
     return t
