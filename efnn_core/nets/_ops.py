@@ -157,12 +157,16 @@ def block_diagonal(w: torch.Tensor, groups: int) -> torch.Tensor:
     return d.view(go, groups * ci, k, k)
 
 
+def _sigmoid_tanh(x: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+
+
 class _SigmoidTanh(torch.autograd.Function):
     """tanh(x) as 2 sigmoid(2x) - 1 with tanh's own backward, (1 - y^2) grad, from the saved output."""
 
     @staticmethod
     def forward(ctx, x):
-        y = torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+        y = _sigmoid_tanh(x)
         ctx.save_for_backward(y)
         return y
 
@@ -180,7 +184,7 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
         return torch.tanh(x)
     if torch.is_grad_enabled() and x.requires_grad:
         return _SigmoidTanh.apply(x)
-    return torch.sigmoid(x * 2.0).mul_(2.0).sub_(1.0)
+    return _sigmoid_tanh(x)  # inference: a plain op sequence (traceable by ``frozen``)
 
 
 def native(x: torch.Tensor, out_per_group: int = 1) -> bool:
