@@ -74,3 +74,40 @@ def model_seconds(model, spins, *, batch: int = 1, repeats: int = 5, frozen: boo
 
     # best of 3 medians: shared machines have slow phases lasting seconds; TorchScript optimizes on its 2nd call
     return min(median_seconds(run, repeats, warmup=3 if r == 0 else 0) for r in range(3)) / len(x)
+
+
+def timed_energy(model, spins, *, repeats: int = 3) -> tuple[float, float]:
+    """(energy, best-of-``repeats`` wall seconds) of ONE configuration at batch size 1, on the CPU.
+
+    The interactive batch-1 timer (the app's tables): ``spins`` is one configuration
+    ((L, L, 3), (L, L) or (sites,)); ``model`` a torch energy model (run under
+    ``torch.inference_mode`` in its own dtype) or a numpy model with ``predict``.
+    No warm-up beyond the repeats: the best of them is the warm time.
+    """
+    x = np.asarray(spins)[None]
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        torch = None
+    if torch is None or not isinstance(model, torch.nn.Module):
+        call = lambda: float(np.asarray(model.predict(np.asarray(x, dtype=np.float64))).reshape(-1)[0])  # noqa: E731
+    else:
+        p = next(iter(model.parameters()), None)
+        xt = torch.as_tensor(x, dtype=p.dtype if p is not None else torch.float32,
+                             device=p.device if p is not None else "cpu")
+        was = model.training
+        model.eval()
+
+        def call():
+            with torch.inference_mode():
+                return float(model(xt)[0])
+    best, e = float("inf"), float("nan")
+    try:
+        for _ in range(max(1, repeats)):
+            t = time.perf_counter()
+            e = call()
+            best = min(best, time.perf_counter() - t)
+    finally:
+        if torch is not None and isinstance(model, torch.nn.Module):
+            model.train(was)
+    return e, best
