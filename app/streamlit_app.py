@@ -4,18 +4,17 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy loads: small ED matrices, busy cores
-
-import streamlit as st
+import streamlit as st  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [p for p in (str(HERE.parent),) if p not in sys.path]  # repo root: efnn_core, app._*
-
-st.set_page_config(page_title="EFNN Explorer", page_icon=":material/grid_on:", layout="wide")
-pages = [st.Page(HERE / "app_pages/overview.py", title="Overview: Ising as an EFNN", icon=":material/grid_on:", default=True),
-         st.Page(HERE / "app_pages/lattice_lab.py", title="Lattice lab", icon=":material/draw:"),
-         st.Page(HERE / "app_pages/train.py", title="Train", icon=":material/model_training:"),
-         st.Page(HERE / "app_pages/generalization.py", title="Generalization", icon=":material/trending_down:"),
-         st.Page(HERE / "app_pages/architecture.py", title="Architecture", icon=":material/account_tree:")]
-if (HERE / "app_pages/field_theory.py").exists():
-    pages.append(st.Page(HERE / "app_pages/field_theory.py", title="Field theory on neurons", icon=":material/blur_on:"))
+sys.path[:0] = [p for p in (str(HERE.parent),) if p not in sys.path]  # repo root: efnn_core, app
+present = st.query_params.get("present") == "1"
+st.set_page_config(page_title="EFNN Explorer", page_icon=":material/grid_on:", layout="wide",
+                   initial_sidebar_state="collapsed" if present else "auto")
+P = [("overview", "Overview: Ising as an EFNN", ":material/grid_on:"), ("lessons", "Lessons", ":material/school:"),
+     ("lattice_lab", "Lattice lab", ":material/draw:"), ("train", "Train", ":material/model_training:"),
+     ("generalization", "Generalization", ":material/trending_down:"),
+     ("architecture", "Architecture", ":material/account_tree:"),
+     ("field_theory", "Field theory on neurons", ":material/blur_on:")]
+pages = [st.Page(HERE / f"app_pages/{f}.py", title=t, icon=i, default=f == "overview") for f, t, i in P]
 st.navigation(pages).run()

@@ -374,6 +374,7 @@ class Trainer:
         else:
             self._Xtest = self._Ytest = None
         self._cancel = threading.Event()
+        self._event_now = threading.Event()
         self.history: list[Event] = []
         self.result: dict | None = None
         self._started = False
@@ -481,6 +482,11 @@ class Trainer:
         restores the best weights and emits a final event with ``cancelled=True``."""
         self._cancel.set()
 
+    def request_event(self) -> None:
+        """Ask for an event after the next optimizer step (thread-safe): with it, a consumer of
+        ``run()`` can advance training one batch at a time (one ``next()`` per batch)."""
+        self._event_now.set()
+
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
@@ -512,13 +518,20 @@ class Trainer:
         return {k: v.detach().clone() for k, v in self._net.state_dict().items()}
 
     # ------------------------------------------------------------------ the loop
-    def run(self) -> Iterator[Event]:
-        """Train, yielding an ``Event`` per epoch (and every ``eval_every`` steps), then a final one.
+    def run(self, *, clock: str = "wall") -> Iterator[Event]:
+        """Train, yielding an ``Event`` per epoch (and every ``eval_every`` steps, or after a step
+        asked for by ``request_event``), then a final one.
 
         The final event (``done=True``) reports the metrics of the restored best
         weights.  A KeyboardInterrupt inside the loop counts as ``cancel()``;
         closing the generator early also restores the best weights.
+
+        ``clock="wall"``: ``elapsed`` and ``max_seconds`` count wall time since the start;
+        ``clock="busy"``: only the time spent training, not the time the consumer holds the
+        generator at an event (a paused run, or runs of a comparison advanced in turn).
         """
+        if clock not in ("wall", "busy"):
+            raise ValueError(f"clock must be 'wall' or 'busy', got {clock!r}")
         if self._started:
             raise RuntimeError("a Trainer runs once; build a new Trainer to train again")
         self._started = True
@@ -542,6 +555,14 @@ class Trainer:
             "lr": cfg.lr,
         }
         step, epoch, reason = 0, 0, "completed"
+
+        def emit(ev: Event):
+            nonlocal t0
+            held = time.perf_counter()
+            yield ev
+            if clock == "busy":
+                t0 += time.perf_counter() - held
+
         if self._fine_tune and self._Xtest is not None:  # the starting weights are the first candidate
             m0 = self.evaluate()
             if math.isfinite(m0["rmse"]):
@@ -593,7 +614,7 @@ class Trainer:
                     if reason != "completed":
                         break
                     ev = event("epoch")
-                    yield ev
+                    yield from emit(ev)
                     if not math.isfinite(ev.train_loss):
                         reason = "diverged"
                     continue
@@ -615,16 +636,19 @@ class Trainer:
                     step += 1
                     state["loss_sum"] += loss.detach()
                     state["count"] += 1
-                    if cfg.eval_every and step % cfg.eval_every == 0 and b < per_epoch - 1:
+                    asked = self._event_now.is_set()
+                    if (asked or cfg.eval_every and step % cfg.eval_every == 0) and b < per_epoch - 1:
+                        self._event_now.clear()
                         ev = event("step")
-                        yield ev
+                        yield from emit(ev)
                         if not math.isfinite(ev.train_loss):
                             reason = "diverged"
                             break
                 if reason != "completed":
                     break
+                self._event_now.clear()
                 ev = event("epoch")
-                yield ev
+                yield from emit(ev)
                 if not math.isfinite(ev.train_loss):
                     reason = "diverged"
         except KeyboardInterrupt:

@@ -2,18 +2,19 @@
 import pandas as pd
 import streamlit as st
 
-from app import _arch, _ui
+from app import arch as _arch
+from app import caching, lab, state
+from efnn_core import analysis
+from efnn_core.nets import ARCHITECTURES
 
-_ui.style()
-_ui.header("Architecture: why the EFNN is a continued function",
-           "The four networks the paper compares, drawn for the number of layers you choose (paper Fig. 5), with "
-           "the formula each one computes and its size. Below, a small experiment shows why continued functions beat "
-           "truncated series.", icon=":material/account_tree:")
+state.header("Architecture: why the EFNN is a continued function",
+             "The four networks the paper compares, drawn for the number of layers you choose (paper Fig. 5), with "
+             "the formula each one computes and its size. Click a layer (F or S) in a diagram to see its map in a "
+             "trained network. Below, a small experiment shows why continued functions beat truncated series.")
 
 c = st.columns([1, 1, 2])
-n = c[0].slider("field-particle layers n", 1, 4, 3, key="arch_n")
-C = c[1].slider("channels C (double exchange)", 1, 9, 3, key="arch_C")
-nets = _ui.optional("nets")
+n = state.control("n", c[0].slider, "field-particle layers n", 3, state.parse_int(1, 4), min_value=1, max_value=4)
+C = state.control("C", c[1].slider, "channels C (lattice networks)", 3, state.parse_int(1, 9), min_value=1, max_value=9)
 
 tabs = st.tabs([_arch.TITLES[a] for a in _arch.ARCHS])
 notes = {
@@ -29,36 +30,44 @@ notes = {
 }
 for tab, arch in zip(tabs, _arch.ARCHS):
     with tab:
+        def pick(arch=arch):
+            sel = st.session_state.get(f"arch_fig_{arch}")
+            try:
+                node = sel["selection"]["points"][0]["customdata"]
+            except (KeyError, IndexError, TypeError):
+                return
+            state.keep("layer", f"{arch}:{node}")
         st.plotly_chart(_arch.diagram(arch, n, height=300 if arch != "densenet" else 340), key=f"arch_fig_{arch}",
-                        config={"displayModeBar": False})
+                        on_select=pick, selection_mode="points", config={"displayModeBar": False})
         st.markdown(notes[arch])
         st.latex(_arch.formula(arch, n))
         st.caption("For the double-exchange model S₀ enters through the O(3)-invariant symmetrization layers "
                    "Tⱼ(S₀) = Σₖ conv(S₀,ₖ) ⊙ conv′(S₀,ₖ), k = x, y, z; fⱼ, gⱼ, hⱼ are conv–tanh–conv blocks "
                    "with 5×5 periodic kernels, and q is a conv to one channel followed by the sum over sites.")
 
+layer = state.value("layer", "", str)
+if layer:
+    arch_sel, node = (layer.split(":", 1) + [""])[:2]
+    want = f"de_{arch_sel}_c3_n{n}"
+    if want in caching.pretrained_names() and node[1:].isdigit() and 1 <= int(node[1:]) <= n:
+        entry = caching.pretrained(want)
+        spins = caching.system_object(entry.system).sample(10, 1, 0)[0]
+        inter = analysis.field_maps(entry.model, spins)
+        st.markdown(f"**Layer {node} of the trained {want}** on a random 10×10 configuration (seed 0)")
+        k = st.columns([2, 1, 1])
+        lab.maps(inter, arch_sel, k[1], k[2], key="arch_map", layer=int(node[1:]))
+    else:
+        st.caption(f"No pretrained {arch_sel} with n = {n} layers to show {node} of.")
+
 st.subheader("Parameter counts")
-
-
-def count(arch, C, n):
-    if nets is not None:
-        try:
-            return nets.build(arch, family="lattice", channels=C, layers=n).num_parameters(), "efnn_core.nets"
-        except Exception:  # noqa: BLE001 - fall back to the closed-form count
-            pass
-    return _arch.count_lattice(arch, C, n), "formula"
-
-
-rows, source = [], "formula"
-for arch in _arch.ARCHS:
-    row = {"architecture": _arch.TITLES[arch]}
-    for cc in (1, 3, 5, 7, 9):
-        row[f"C={cc}"], source = count(arch, cc, n)
-    rows.append(row)
+rows = []
+for a_ in _arch.ARCHS:
+    rows.append({"architecture": _arch.TITLES[a_]} | {f"C={cc}": ARCHITECTURES[a_].parameter_count(
+        "lattice", channels=cc, layers=n) for cc in (1, 3, 5, 7, 9)})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-here = {a: count(a, C, n)[0] for a in _arch.ARCHS}
-st.caption(f"Double-exchange networks with n = {n} layers (source: {source}). At C = {C}: "
-           + ", ".join(f"{_arch.TITLES[a]} {v:,}" for a, v in here.items())
+st.caption(f"Lattice networks with n = {n} layers (efnn_core.nets.ARCHITECTURES). At C = {C}: "
+           + ", ".join(f"{_arch.TITLES[a_]} {ARCHITECTURES[a_].parameter_count('lattice', channels=C, layers=n):,}"
+                       for a_ in _arch.ARCHS)
            + ". The EFNN spends its extra parameters on the gⱼ(Tⱼ) branches that feed the input back in.")
 
 st.divider()
@@ -69,13 +78,17 @@ st.markdown("Perturbation theory gives an energy as a power series, but in inter
             "the fraction's division by learned tanh layers.")
 st.latex(_arch.CONTINUED_FRACTION)
 d = st.columns([1.4, 1, 1])
-which = d[0].selectbox("Function", list(_arch.SERIES), format_func=lambda k: _arch.SERIES[k]["title"], key="arch_series")
+series = list(_arch.SERIES)
+which = state.control("series", d[0].selectbox, "Function", series[0], state.parse_choice(series), options=series,
+                      format_func=lambda k: _arch.SERIES[k]["title"])
 spec = _arch.SERIES[which]
-x = d[1].slider("x", 0.1, float(spec["xmax"]), float(spec["x"]), step=0.1, key=f"arch_x_{which}")
-m_max = d[2].slider("highest order", 4, 30, 20, key="arch_m")
+x = state.control(f"x_{which}", d[1].slider, "x", float(spec["x"]), state.parse_float(0.1, float(spec["xmax"])),
+                  min_value=0.1, max_value=float(spec["xmax"]), step=0.1)
+m_max = state.control("m", d[2].slider, "highest order", 20, state.parse_int(4, 30), min_value=4, max_value=30)
 st.latex(spec["latex"])
 e1, e2 = st.columns(2)
 e1.plotly_chart(_arch.error_figure(which, x, m_max), key="arch_err")
 e2.plotly_chart(_arch.curves_figure(which, min(m_max, 8)), key="arch_curves")
 st.caption(spec["note"] + " Left: error against order at the chosen x (log scale). Right: order-8 approximants "
            "against x (the Taylor curve is clipped where it runs away).")
+state.sync_url()

@@ -17,6 +17,7 @@ import streamlit as st  # noqa: E402
 from plotly.subplots import make_subplots  # noqa: E402
 
 from app import _nnft_cache as cache  # noqa: E402
+from app import state  # noqa: E402
 from efnn_core.nnft import theory  # noqa: E402
 
 COL = {"mc": "#d62728", "th": "#111111", "alt": "#1f77b4", "grey": "#7f7f7f"}
@@ -24,7 +25,9 @@ PIECE_COL = {"tadpole": "#7f7f7f", "volume": "#d62728", "zero_mode": "#ff7f0e", 
              "nonlocal": "#9467bd"}
 HEAVY = 1e7  # neurons sampled per rerun above which a progress bar is shown
 
-st.title("🌀 Field theory on neurons")
+state.style()
+st.title("Field theory on neurons")
+state.url_messages()
 st.markdown(
     "A network φ(x) = Σᵢ A aᵢ cos(bᵢ·x + cᵢ)/√(bᵢ²+m²) with N random neurons is a random field whose two-point "
     "function is the cutoff Klein–Gordon propagator at **every** width. Below you see where finite N still shows: "
@@ -34,7 +37,7 @@ st.warning(
     "**Honesty note.** Only the abstract and first paragraph of Sen & Vaidya (arXiv:2508.03810) could be read. "
     "The architecture, formulas and plots here are a *reconstruction* (Demirtas et al. cos-net, Zhang's α) "
     "derived and Monte-Carlo-checked for this project, not the paper's own equations or figures. "
-    "The paper's bubble-cancelling modification is unknown; α = 0 is only one candidate.", icon="⚠️")
+    "The paper's bubble-cancelling modification is unknown; α = 0 is only one candidate.", icon=":material/warning:")
 with st.expander("What is known, what is reconstructed"):
     st.markdown(
         "* **Seen** (abstract): finite-N corrections to 2- and 4-point functions give perturbative series "
@@ -50,21 +53,29 @@ with st.expander("What is known, what is reconstructed"):
 # ----------------------------------------------------------------------------- controls
 with st.container(border=True):
     c1, c2, c3, c4 = st.columns(4)
-    d = c1.radio("dimension d", [1, 2], horizontal=True, key="ft_d")
-    arch = c1.radio("architecture", ["α = −1 (Gaussian a, uniform b)", "α = 0 (±1 a, b ∝ propagator)"],
-                    key="ft_arch", help="α = 0 is the candidate 'modification (a)' of the spec.")
+    P, ch = state, state.parse_choice
+    d = P.control("ft_d", c1.radio, "dimension d", 1, ch([1, 2]), options=[1, 2], horizontal=True)
+    archs = ["α = −1 (Gaussian a, uniform b)", "α = 0 (±1 a, b ∝ propagator)"]
+    arch = P.control("ft_arch", c1.radio, "architecture", archs[0], ch(archs), options=archs,
+                     help="α = 0 is the candidate 'modification (a)' of the spec.")
     alpha = -1 if arch.startswith("α = −1") else 0
-    N = c2.select_slider("width N", [5, 10, 20, 30, 50, 100, 200, 500], value=30, key="ft_N")
-    M = c2.select_slider("networks M per estimate", [2000, 5000, 10000, 20000, 50000, 100000, 200000],
-                         value=5000, key="ft_M", help="Error bars shrink like 1/√M; cost grows like M·N.")
-    cutoff = c3.slider("cutoff Λ", 2.0, 20.0 if d == 1 else 8.0, 5.0 if d == 1 else 4.0, 0.5, key=f"ft_cut{d}")
-    L = c3.slider("box side L", 8.0, 60.0 if d == 1 else 12.0, 20.0 if d == 1 else 8.0, 1.0, key=f"ft_L{d}")
-    m = c3.slider("mass m", 0.5, 2.0, 1.0, 0.1, key="ft_m")
-    lam = c4.slider("coupling λ", 0.0, 2.0, 1.0, 0.1, key="ft_lam")
-    ct = c4.toggle("mass counterterm δm² = −(λ/2)G(0)", value=False, key="ft_ct")
-    box = c4.radio("ensemble for G₂ and ⟨φ²φ²⟩", ["box (exact modes)", "continuum"], key="ft_box") \
-        .startswith("box")
-    seed = int(c4.number_input("seed", 0, 10_000, 0, key="ft_seed"))
+    Ns = [5, 10, 20, 30, 50, 100, 200, 500]
+    N = P.control("ft_N", c2.select_slider, "width N", 30, ch(Ns), options=Ns)
+    Ms = [2000, 5000, 10000, 20000, 50000, 100000, 200000]
+    M = P.control("ft_M", c2.select_slider, "networks M per estimate", 5000, ch(Ms), options=Ms,
+                  help="Error bars shrink like 1/√M; cost grows like M·N.")
+    hi_cut, hi_L = (20.0, 60.0) if d == 1 else (8.0, 12.0)
+    cutoff = P.control(f"ft_cut{d}", c3.slider, "cutoff Λ", 5.0 if d == 1 else 4.0, P.parse_float(2.0, hi_cut),
+                       min_value=2.0, max_value=hi_cut, step=0.5)
+    L = P.control(f"ft_L{d}", c3.slider, "box side L", 20.0 if d == 1 else 8.0, P.parse_float(8.0, hi_L), min_value=8.0,
+                  max_value=hi_L, step=1.0)
+    m = P.control("ft_m", c3.slider, "mass m", 1.0, P.parse_float(0.5, 2.0), min_value=0.5, max_value=2.0, step=0.1)
+    lam = P.control("ft_lam", c4.slider, "coupling λ", 1.0, P.parse_float(0.0, 2.0), min_value=0.0, max_value=2.0,
+                    step=0.1)
+    ct = P.control("ft_ct", c4.toggle, "mass counterterm δm² = −(λ/2)G(0)", False, P.parse_bool)
+    boxes = ["box (exact modes)", "continuum"]
+    box = P.control("ft_box", c4.radio, "ensemble for G₂ and ⟨φ²φ²⟩", boxes[0], ch(boxes), options=boxes).startswith("box")
+    seed = int(P.control("ft_seed", c4.number_input, "seed", 0, P.parse_int(0, 10_000), min_value=0, max_value=10_000))
 
 if L * cutoff / (2 * np.pi) < 3:
     st.error(f"L·Λ = {L * cutoff:.0f} leaves fewer than 3 modes per direction; increase L or Λ.")
@@ -252,7 +263,8 @@ with tabs[4]:
 
 # ----------------------------------------------------------------------------- 6 required width
 with tabs[5]:
-    eps = st.select_slider("target accuracy ε", [0.001, 0.01, 0.1], value=0.01, key="ft_eps")
+    eps = state.control("ft_eps", st.select_slider, "target accuracy ε", 0.01, state.parse_choice([0.001, 0.01, 0.1]),
+                        options=[0.001, 0.01, 0.1])
     x = np.logspace(0.5, 3, 100)
     fig = go.Figure([line(x, theory.required_width(x, dd, lam=max(lam, 1e-3), eps=eps), f"d = {dd}", c)
                      for dd, c in zip((1, 2, 3, 4), ["#2ca02c", "#1f77b4", "#ff7f0e", "#d62728"])])
@@ -262,3 +274,15 @@ with tabs[5]:
     st.plotly_chart(fig, width="stretch")
     st.caption("N ≈ 3λV_Λ/(2εm⁴) keeps the non-local O(λ/N) self-energy below ε at p ~ m (α = −1): the "
                "'massive choir'. This scaling is our inference; the paper's own constraint on N is not known.")
+
+with st.expander("Glossary"):
+    st.markdown(
+        "* **Width N**: the number of neurons (cos units) in the one-layer network; N → ∞ gives a free (Gaussian) field.\n"
+        "* **Two-point function G₂(x − y)** = ⟨φ(x)φ(y)⟩: the propagator; here exact at every N.\n"
+        "* **Connected 4-point function**: ⟨φφφφ⟩ minus its Gaussian (Wick) part; zero for a free field, O(1/N) here.\n"
+        "* **Cutoff Λ**: the largest momentum |b| a neuron can carry; the field has no structure shorter than 1/Λ.\n"
+        "* **Mass m**: sets the correlation length 1/m of the propagator 1/(p² + m²).\n"
+        "* **Cluster decomposition**: correlations of far-apart regions factorize; broken here by ⟨φ²φ²⟩_c not decaying.\n"
+        "* **Tadpole, bubble, self-energy**: the pieces of the O(λ/N) correction to G₂ drawn as Feynman diagrams.\n"
+        "* **α**: how the architecture distributes momenta and amplitudes (α = 0: propagator-weighted momenta).")
+state.sync_url()

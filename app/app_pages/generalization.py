@@ -5,71 +5,85 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from app import _plots, _ui
+from app import caching, catalog, plots, state
+from efnn_core import analysis
+from efnn_core import data as datasets
 
-_ui.style()
-_ui.header("Generalization across lattice sizes",
-           "Networks trained only on 10×10 double-exchange lattices, evaluated without retraining on the shipped "
-           "exact test sets at larger L. Convolutions with periodic padding apply the same local rule at any size, "
-           "so a network that learned the local physics keeps working.", icon=":material/trending_down:")
-
-available_L = [L for L in (10, 15, 20, 25, 30, 35, 40) if _ui.test_set_for(L)]
-if not available_L:
-    st.error("No double-exchange test sets found in data/ (de_L10_test …): generate them with "
-             "`python -m efnn_core data generate --shipped`.")
+state.header("Generalization across lattice sizes",
+             "Networks trained only on 10×10 lattices, evaluated without retraining on the shipped exact test sets "
+             "at larger L. Periodic convolutions apply the same local rule at any size, so a network that learned the "
+             "local physics keeps working.")
+systems = [n for n in catalog.system_names() if len(catalog.system(n).test_sets) > 1]
+if not systems:
+    st.error("No test sets at several sizes found in data/: `python -m efnn_core data generate --shipped`.")
     st.stop()
-
-entries, problems = _ui.models_for("double_exchange")
+name = state.control("system", st.selectbox, "System", systems[0], state.parse_choice(systems), options=systems,
+                     format_func=lambda n: catalog.system(n).label) if len(systems) > 1 else systems[0]
+info = catalog.system(name)
+sets = {L: n for L, n in info.test_sets.items() if n in caching.dataset_names()}
+available_L = sorted(sets)
+entries, problems = caching.models_for(name)
 for p in problems:
     st.warning(p)
+DEFAULT = ("efnn_c3_n1", "efnn_c3_n2", "efnn_c3_n3", "dnn_c3_n3", "resnet_c3_n3", "densenet_c3_n3", "translation")
+default = [e.name for e in entries if e.source != "pretrained" or e.name.endswith(DEFAULT)] or [e.name for e in entries]
 c = st.columns([1.4, 2.8, 1])
-Ls = c[0].multiselect("Lattice sizes L", available_L, default=available_L, key="gen_L")
-# Default: this session's models, the C = 3 EFNNs, one of each baseline and the any-L effective model
-# (all 17 shipped curves at once would hide the comparison).
-default = [e.name for e in entries if e.source != "pretrained" or e.name in _ui.GENERALIZATION_DEFAULT] \
-    or [e.name for e in entries]
-names = c[1].multiselect("Models", [e.name for e in entries], default=default, key="gen_models")
-n = c[2].select_slider("configurations per L", [10, 25, 50, 100, 200, 500], value=50, key="gen_n",
-                       help="The first n configurations of each test set (larger L sets are smaller).")
-Ls = sorted(Ls)
+Ls = sorted(state.control("gL", c[0].multiselect, "Lattice sizes L", available_L, state.parse_list(available_L),
+                          options=available_L))
+all_names = [e.name for e in entries]
+names = state.control("models", c[1].multiselect, "Models", default, state.parse_list(all_names), options=all_names)
+n = state.control("gn", c[2].select_slider, "configurations per L", 50, state.parse_choice([10, 25, 50, 100, 200, 500]),
+                  options=[10, 25, 50, 100, 200, 500], help="The first n configurations of each test set.")
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def evaluate(uid: str, L: int, n: int, _model) -> list[dict]:
+    spins, energies = caching.dataset(sets[L])
+    return analysis.generalization({uid: _model}, {L: (spins[:n], energies[:n])}, temperature=info.temperature)
+
 
 if not entries:
-    st.info("No pretrained models found, and none trained in this session yet: train one on the **Train** page "
-            "(double exchange) and it appears here. The label statistics below already show where the 1/L comes "
-            "from.", icon=":material/info:")
+    st.info("No models for this system yet: train one on the **Train** page and it appears here.", icon=":material/info:")
 elif not Ls or not names:
     st.info("Choose at least one lattice size and one model.")
 else:
-    rows, skipped = _ui.generalization_rows([e for e in entries if e.name in names], Ls, int(n))
+    rows, skipped = [], []
+    bar = st.progress(0.0, text="Evaluating models on the test sets…")
+    chosen = [e for e in entries if e.name in names]
+    for k, e in enumerate(chosen):
+        for L in Ls:
+            got, bad = evaluate(e.uid or f"{e.source}:{e.name}", L, int(n), e.model)
+            rows += [dict(r, model=e.name) for r in got]
+            skipped += [f"{e.name}: {b}" for b in bad]
+        bar.progress((k + 1) / len(chosen), text=f"Evaluated {e.name}")
+    bar.empty()
     if rows:
         df = pd.DataFrame(rows)
-        panels = (("relative error", "Relative error of the total energy", "RMSE / |mean E|"),
-                  ("RMSE / site", "Per-site RMSE (RMSE / N)", "RMSE / L²"),
-                  ("RMSE / L", "Local error scale RMSE / √N", "RMSE / L"))
+        order = st.session_state.setdefault("colour_order", {})
+        panels = (("rel_error", "Relative error of the total energy", "RMSE / |mean E|"),
+                  ("rmse_per_site", "Per-site RMSE (RMSE / N)", "RMSE / L²"),
+                  ("rmse_per_L", "Local error scale RMSE / √N", "RMSE / L"))
         fig = make_subplots(rows=1, cols=3, subplot_titles=[p[1] for p in panels], horizontal_spacing=0.08)
-        best = df.groupby("model", sort=False)["L"].count().idxmax()  # anchors the 1/L guides
         for col, (y, _, ytitle) in enumerate(panels, start=1):
-            for k, (name, d) in enumerate(df.groupby("model", sort=False)):
-                fig.add_trace(go.Scatter(x=d["L"], y=d[y], mode="lines+markers", name=name, legendgroup=name,
-                                         showlegend=col == 1, line=dict(color=_plots.PALETTE[k % len(_plots.PALETTE)],
-                                                                        width=2)), row=1, col=col)
-            if y != "RMSE / L" and len(Ls) > 1:
-                first = df[df["model"] == best].sort_values("L")
+            for k, (mname, d) in enumerate(df.groupby("model", sort=False)):
+                fig.add_trace(go.Scatter(x=d["L"], y=d[y], mode="lines+markers", name=mname, legendgroup=mname,
+                                         showlegend=col == 1, line=dict(color=plots.colour(mname, order), width=2,
+                                                                        dash="solid" if k < len(plots.PALETTE) else "dash")),
+                              row=1, col=col)
+            if y != "rmse_per_L" and len(Ls) > 1:
+                first = df[df["model"] == df["model"].iloc[0]].sort_values("L")
                 ref = first[y].iloc[0] * first["L"].iloc[0]
                 xs = np.array(Ls, dtype=float)
                 fig.add_trace(go.Scatter(x=xs, y=ref / xs, mode="lines", name="∝ 1/L", legendgroup="guide",
                                          showlegend=col == 1, line=dict(color="#999", dash="dot")), row=1, col=col)
             fig.update_xaxes(type="log", tickvals=Ls, title_text="L", row=1, col=col)
-            fig.update_yaxes(type="log", title_text=ytitle, exponentformat="power", dtick=1, row=1, col=col)
+            fig.update_yaxes(**plots.log_axis(df[y]), title_text=ytitle, row=1, col=col)
         fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.22))
         st.plotly_chart(fig, key="gen_curves")
-        table = df.pivot_table(index="model", columns="L", values="relative error", sort=False)
-        table = table.reindex(columns=Ls)
+        table = df.pivot_table(index="model", columns="L", values="rel_error", sort=False).reindex(columns=Ls)
         table.columns = [f"L={L}" for L in table.columns]
-        table = table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2e}")
-        st.markdown("**Relative error by lattice size** (RMSE / |mean E| on the first "
-                    f"{int(n)} test configurations of each size; n/a: the model does not apply at that size)")
-        st.dataframe(table, width="stretch")
+        st.markdown(f"**Relative error by lattice size** (first {int(n)} test configurations of each size)")
+        st.dataframe(table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2e}"), width="stretch")
         if skipped:
             st.caption("Not applicable: " + "; ".join(skipped))
         with st.expander("All numbers"):
@@ -91,7 +105,7 @@ plot estimates $\varepsilon$ as RMSE/L: flat for a network that generalizes, ris
 like $L^2$ while the spread of $E$ grows like $L$.
 """
 )
-stats = _ui.label_stats(available_L)
+stats = analysis.label_statistics({L: datasets.manifest(sets[L]) for L in available_L})
 if stats:
     sd = pd.DataFrame(stats)
     fig = go.Figure()
@@ -112,3 +126,4 @@ if stats:
     st.dataframe(sd, hide_index=True, width="stretch", column_config={
         "mean E": st.column_config.NumberColumn(format="%.3f"), "std E": st.column_config.NumberColumn(format="%.3f"),
         "mean E / N": st.column_config.NumberColumn(format="%.5f"), "std E / L": st.column_config.NumberColumn(format="%.4f")})
+state.sync_url()

@@ -11,8 +11,37 @@ import plotly.graph_objects as go
 
 SZ_SCALE = "RdBu_r"      # s_z: blue = down, red = up
 FIELD_SCALE = "PuOr_r"   # signed scalar maps (fields, quasi-particles)
-COLORS = {"efnn": "#d62728", "dnn": "#7f7f7f", "resnet": "#1f77b4", "densenet": "#2ca02c", "ed": "#111111"}
-PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+# 24 distinguishable colours (plotly's Dark24, black and near-black left out for the exact line)
+PALETTE = ["#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#B68100", "#750D86", "#EB663B", "#511CFB",
+           "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE", "#862A16", "#A777F1", "#620042",
+           "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038", "#00B5F7"]
+
+
+def colour(name: str, order: dict) -> str:
+    """The colour of model ``name``: the same on every page (``order`` is the session's name -> index
+    table; a new name takes the next index), from 24 colours, then dashed repeats by the caller."""
+    if name not in order:
+        order[name] = len(order)
+    return PALETTE[order[name] % len(PALETTE)]
+
+
+def log_axis(values) -> dict:
+    """Tick values and labels for a log axis: 1, 2 and 5 times a power of ten inside the data's range,
+    written 2×10⁻³ (plotly's default labels minor ticks with bare digits)."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x) and x > 0], dtype=float)
+    if not len(v):
+        return {}
+    lo, hi = np.floor(np.log10(v.min())), np.ceil(np.log10(v.max()))
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    vals, text = [], []
+    steps = (1, 2, 5) if hi - lo <= 3 else (1,)
+    for k in range(int(lo), int(hi) + 1):
+        for m in steps:
+            t = m * 10.0 ** k
+            if v.min() / 1.5 <= t <= v.max() * 1.5:
+                vals.append(t)
+                text.append(("" if m == 1 else f"{m}×") + "10" + str(k).translate(sup))
+    return {"type": "log", "tickvals": vals, "ticktext": text}
 
 
 def _marker_size(L: int) -> float:
@@ -21,8 +50,8 @@ def _marker_size(L: int) -> float:
 
 def _lattice_layout(fig: go.Figure, L: int, height: int, title: str | None = None) -> go.Figure:
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
-        dragmode=False, clickmode="event+select", showlegend=False,  # select mode would swallow clicks
+        height=height, margin=dict(l=10, r=10, t=44, b=10), title=title,  # top margin: room for the toolbar
+        dragmode="select", clickmode="event+select", showlegend=False,  # drag = box select, click = one site
         plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", uirevision="lattice",
     )
     fig.update_xaxes(range=[-0.7, L - 0.3], showgrid=False, zeroline=False, visible=False, constrain="domain")
@@ -117,25 +146,30 @@ def scalar_map(values: np.ndarray, *, title: str = "", height: int = 360, colors
     return fig
 
 
-def curves(history: dict[str, dict[str, list]], *, y: str, title: str, log_y: bool = True,
-           y_title: str = "", height: int = 320, dash_key: str | None = None) -> go.Figure:
-    """Line chart of ``history[name][y]`` against ``history[name]["epoch"]`` for every run name.
+def curves(history: dict[str, dict[str, list]], *, y: str, title: str, colours: dict, log_y: bool = True,
+           y_title: str = "", height: int = 320, dash_key: str | None = None, x: str = "epoch") -> go.Figure:
+    """Line chart of ``history[name][y]`` against ``history[name][x]`` (epoch or seconds) for every run.
 
-    ``dash_key``: a second series per run drawn dashed (e.g. test loss next to train loss).
+    ``dash_key``: a second series per run drawn dotted (e.g. test loss next to train loss);
+    ``colours``: run name -> colour.
     """
     fig = go.Figure()
-    for k, (name, h) in enumerate(history.items()):
-        color = PALETTE[k % len(PALETTE)]
+    ys = []
+    for name, h in history.items():
+        color = colours[name]
         if h.get(y):
-            fig.add_trace(go.Scatter(x=h["epoch"], y=h[y], mode="lines+markers", name=f"{name}",
+            fig.add_trace(go.Scatter(x=h[x], y=h[y], mode="lines+markers", name=f"{name}",
                                      line=dict(color=color, width=2), marker=dict(size=4)))
+            ys += h[y]
         if dash_key and h.get(dash_key):
-            fig.add_trace(go.Scatter(x=h["epoch"], y=h[dash_key], mode="lines", name=f"{name} (test)",
+            fig.add_trace(go.Scatter(x=h[x], y=h[dash_key], mode="lines", name=f"{name} (test)",
                                      line=dict(color=color, width=2, dash="dot")))
+            ys += h[dash_key]
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), title=title,
-                      legend=dict(orientation="h", y=-0.25), xaxis_title="epoch", yaxis_title=y_title)
+                      legend=dict(orientation="h", y=-0.25), xaxis_title="epoch" if x == "epoch" else "seconds of training",
+                      yaxis_title=y_title)
     if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
+        fig.update_yaxes(**log_axis(ys))
     return fig
 
 
@@ -162,8 +196,8 @@ def chain_figure(spins: np.ndarray, *, kind: str = "binary", height: int = 480, 
         for j in range(i + 1, n):
             fig.add_shape(type="line", x0=x[i], y0=y[i], x1=x[j], y1=y[j], layer="below",
                           line=dict(color="rgba(120,120,120,0.15)", width=1))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), title=title,
-                      dragmode=False, clickmode="event+select", showlegend=False, plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=44, b=10), title=title,
+                      dragmode="select", clickmode="event+select", showlegend=False, plot_bgcolor="rgba(0,0,0,0)")
     fig.update_xaxes(visible=False, range=[-1.3, 1.3], constrain="domain")
     fig.update_yaxes(visible=False, range=[-1.3, 1.3], scaleanchor="x", scaleratio=1)
     return fig

@@ -1,14 +1,13 @@
 """Architecture page helpers: continued-function diagrams (paper Fig. 5), unrolled formulas,
 parameter counts, and the Taylor-vs-continued-fraction demo.  No Streamlit here.
 
-The parameter-count formulas are a fallback for when ``efnn_core.nets`` is not
-importable; they reproduce the counts of the authors' code (lattice family:
-5x5 kernels, C channels; dense family: width w, 15 inputs).
+Parameter counts come from the library (``efnn_core.nets.ARCHITECTURES``).
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,39 +15,6 @@ import plotly.graph_objects as go
 ARCHS = ("efnn", "resnet", "densenet", "dnn")
 TITLES = {"efnn": "EFNN", "resnet": "ResNet", "densenet": "DenseNet", "dnn": "DNN"}
 NODE = {"S0": "#444444", "F": "#1f77b4", "S": "#d62728", "E": "#2ca02c", "C": "#9467bd", "T": "#8c564b"}
-
-
-# ----------------------------------------------------------------------------- parameter counts
-def count_lattice(arch: str, C: int, n: int) -> int:
-    """Parameters of the double-exchange networks (authors' v2 code) with C channels and n layers."""
-    T = 50 * C                     # one symmetrization layer: two 5x5 1->C kernels, no bias
-    nl = lambda cin: 25 * cin * C + C + 25 * C * C + C  # noqa: E731 - pad-conv-tanh-pad-conv
-    q = lambda cin: 25 * cin + 1   # noqa: E731
-    if arch == "efnn":
-        return T * (n + 1) + 2 * n * nl(C) + q(C)
-    if arch == "dnn":
-        return T + 2 * n * nl(C) + q(C)
-    if arch == "resnet":
-        return 2 * T + n * nl(C) + q(C)
-    if arch == "densenet":
-        return 2 * T + sum(nl((j + 1) * C) for j in range(n)) + q((n + 1) * C)
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
-
-
-def count_dense(arch: str, w: int, k: int, inputs: int = 15) -> int:
-    """Parameters of the 3-spin networks with width w and k layers (inputs = sites)."""
-    lin = lambda a, b: a * b + b   # noqa: E731
-    first = lin(inputs, w) + lin(w, w)
-    mid = lin(w, w) + lin(w, w)
-    if arch == "efnn":
-        return first + (k - 1) * mid + k * first
-    if arch == "dnn":
-        return first + k * mid + (k - 1) * mid
-    if arch == "resnet":
-        return (lin(inputs, w) if w != inputs else 0) + first + (k - 1) * mid
-    if arch == "densenet":
-        return sum(lin(inputs + i * w, w) + lin(w, w) for i in range(k))
-    raise ValueError(f"unknown architecture {arch!r}; choose one of {ARCHS}")
 
 
 # ----------------------------------------------------------------------------- formulas
@@ -85,6 +51,8 @@ def _node(fig, x, y, text, kind, w=0.62, h=0.42):
     fig.add_shape(type="rect", x0=x - w / 2, x1=x + w / 2, y0=y - h / 2, y1=y + h / 2, line=dict(color=NODE[kind], width=2),
                   fillcolor="white", layer="above")
     fig.add_annotation(x=x, y=y, text=f"<b>{text}</b>", showarrow=False, font=dict(size=15, color=NODE[kind]))
+    if kind in ("F", "S", "C"):  # clickable layers: remembered in layout.meta, drawn as trace 0 by diagram()
+        fig.layout.meta = list(fig.layout.meta or []) + [[x, y, re.sub(r"<[^>]+>", "", text)]]
 
 
 def _arrow(fig, x0, y0, x1, y1, label="", color="#555", dash=None, lx=0.0, ly=0.12):
@@ -174,7 +142,13 @@ def diagram(arch: str, n: int, *, height: int = 260, s0: str = "S<sub>0</sub>") 
         xr = (-0.6, len(chain) - 0.4)
     else:
         raise ValueError(f"unknown architecture {arch!r}")
-    fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5), plot_bgcolor="white", showlegend=False)
+    nodes = list(fig.layout.meta or [])
+    if nodes:  # invisible markers on the F/S nodes: clicking one selects that layer (customdata "F2", "S1", ...)
+        fig.add_trace(go.Scatter(x=[v[0] for v in nodes], y=[v[1] for v in nodes], customdata=[v[2] for v in nodes],
+                                 mode="markers", marker=dict(size=34, symbol="square", color="rgba(0,0,0,0.01)"),
+                                 hovertemplate="click: show the map of %{customdata}<extra></extra>"))
+    fig.update_layout(height=height, margin=dict(l=5, r=5, t=10, b=5), plot_bgcolor="white", showlegend=False,
+                      clickmode="event+select", dragmode=False)
     fig.update_xaxes(visible=False, range=list(xr))
     fig.update_yaxes(visible=False, range=[-0.45 if arch not in ("densenet",) else -0.6, top + 1.0], fixedrange=True)
     fig.update_xaxes(fixedrange=True)

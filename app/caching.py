@@ -1,0 +1,226 @@
+"""Shared, cached resources and the background exact solver.
+
+Caching by kind (STYLE.md 10):
+* ``st.cache_resource``: datasets, pretrained models and system objects, shared read-only by
+  all sessions (arrays read-only, models only run under inference mode), and the table of exact
+  results keyed by (system, sha1 of the spins);
+* ``st.session_state``: everything of one user (models trained here, runs, the exact job).
+
+Exact energies that take longer than ``BACKGROUND_S`` run on one worker thread per session:
+the page shows the networks at once and "exact: pending" with an estimate from the solves
+measured on this server, and polls (``st.fragment``) until the result is in the shared table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+from app import catalog
+from efnn_core import analysis
+from efnn_core import data as datasets
+from efnn_core import pretrained as shipped
+from efnn_core.systems import get
+
+BACKGROUND_S = 0.4     # exact solves expected longer than this run in the background
+SESSION_MODELS = "session_models"
+
+
+# ----------------------------------------------------------------------------- data and systems
+@st.cache_resource(show_spinner="Loading dataset…")
+def dataset(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(spins, energies) of a shipped dataset, shared read-only across sessions."""
+    spins, energies = datasets.load(name)
+    spins.setflags(write=False)
+    energies.setflags(write=False)
+    return spins, energies
+
+
+def dataset_names() -> list[str]:
+    return datasets.list()
+
+
+@st.cache_resource(show_spinner=False)
+def system_object(name: str):
+    """The physical system ``name`` with its default parameters (immutable, one per server)."""
+    return get(name)
+
+
+@st.cache_resource(show_spinner=False)
+def reference_spins(name: str) -> np.ndarray | None:
+    """Up to 2,000 training configurations of a system (for the training-distribution indicator)."""
+    info = catalog.system(name)
+    if info.train_set not in dataset_names():
+        return None
+    return np.array(dataset(info.train_set)[0][:2000])
+
+
+# ----------------------------------------------------------------------------- models
+@dataclass
+class ModelEntry:
+    name: str
+    source: str          # "pretrained", "session" or "uploaded"
+    model: Any           # torch.nn.Module or EffectiveModel (never mutated after registration)
+    meta: dict
+    uid: str = ""
+
+    @property
+    def system(self) -> str:
+        s = self.meta.get("system", "")
+        return str(s.get("name", "") if isinstance(s, dict) else s)
+
+    @property
+    def arch(self) -> str:
+        return str(analysis.architecture(self.model).get("arch", "?"))
+
+    def describe(self) -> str:
+        return analysis.describe(self.model)
+
+
+def pretrained_names() -> list[str]:
+    try:
+        return list(shipped.list())
+    except (OSError, ValueError):
+        return []
+
+
+@st.cache_resource(show_spinner="Loading pretrained model…")
+def pretrained(name: str) -> ModelEntry:
+    model, meta = shipped.load(name)
+    if hasattr(model, "eval"):
+        model.eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+    return ModelEntry(name, "pretrained", model, dict(meta), uid=f"pretrained:{name}")
+
+
+@st.cache_resource(show_spinner=False)
+def pretrained_systems() -> dict[str, str]:
+    """Pretrained model name -> its system (metadata only, no weights loaded)."""
+    out = {}
+    for name in pretrained_names():
+        try:
+            s = shipped.metadata(name).get("system", "")
+            out[name] = str(s.get("name", "") if isinstance(s, dict) else s)
+        except (OSError, ValueError):
+            out[name] = "?"
+    return out
+
+
+def session_models() -> dict[str, ModelEntry]:
+    return st.session_state.setdefault(SESSION_MODELS, {})
+
+
+def register(entry: ModelEntry) -> None:
+    if hasattr(entry.model, "eval"):
+        entry.model.eval()
+    session_models()[entry.name] = entry
+
+
+def models_for(system: str) -> tuple[list[ModelEntry], list[str]]:
+    """This session's models for ``system`` first, then the pretrained ones; load problems as messages."""
+    out = [m for m in session_models().values() if m.system == system]
+    problems = []
+    for name, sys_name in pretrained_systems().items():
+        if sys_name != system:
+            continue
+        try:
+            out.append(pretrained(name))
+        except (OSError, ValueError) as err:
+            problems.append(f"pretrained model {name!r} could not be loaded: {err}")
+    return out, problems
+
+
+# ----------------------------------------------------------------------------- exact energies
+def spins_key(spins: np.ndarray) -> str:
+    a = np.ascontiguousarray(spins, dtype=np.float64)
+    return hashlib.sha1(str(a.shape).encode() + a.tobytes()).hexdigest()
+
+
+@st.cache_resource(show_spinner=False)
+def _exact_table() -> dict:
+    """(system, spins sha1) -> analysis.Exact, shared by all sessions; plus measured solve times."""
+    return {"results": {}, "timings": {}, "lock": threading.Lock()}
+
+
+def _solve(system: str, key: str, spins: np.ndarray) -> analysis.Exact:
+    import torch
+
+    if torch.get_num_threads() != 1:  # one core per solve: the page and other sessions stay responsive
+        torch.set_num_threads(1)
+    res = analysis.exact(system_object(system), spins)
+    table = _exact_table()
+    with table["lock"]:
+        if len(table["results"]) > 20000:
+            table["results"].clear()
+        table["results"][(system, key)] = res
+        table["timings"][(system, spins.shape[0])] = res.seconds
+    return res
+
+
+def _calibrate(system: str) -> None:
+    """Time one random configuration at L = 10 and L = 20 (once per server and system), for the
+    estimates of larger solves."""
+    table = _exact_table()
+    if any(s == system for s, _ in table["timings"]) or catalog.system(system).fixed_size:
+        return
+    sysobj = system_object(system)
+    for L in (10, 20):
+        _solve(system, "calibration", sysobj.sample(L, 1, np.random.default_rng(L))[0])
+
+
+def estimate_seconds(system: str, size: int) -> tuple[float, str]:
+    """Expected seconds of one exact solve, and where the number comes from: a solve measured on this
+    server at that size, else the nearest measured size scaled by the power law fitted to the two
+    nearest measured sizes (ED: about L^5-L^6)."""
+    _calibrate(system)
+    timings = {L0: t for (s, L0), t in dict(_exact_table()["timings"]).items() if s == system}
+    if size in timings:
+        return timings[size], f"measured on this server at L = {size}"
+    if not timings:
+        return 0.0, "a fixed-size system: solved at once"
+    near = sorted(timings, key=lambda L0: abs(L0 - size))[:2]
+    L0 = near[0]
+    p = 6.0
+    if len(near) == 2 and near[0] != near[1] and timings[near[0]] > 0 and timings[near[1]] > 0:
+        p = float(np.clip(np.log(timings[near[1]] / timings[near[0]]) / np.log(near[1] / near[0]), 2.0, 6.5))
+    return timings[L0] * (size / L0) ** p, f"L^{p:.1f} from solves measured on this server at L = {', '.join(map(str, sorted(near)))}"
+
+
+def exact_now(system: str, spins: np.ndarray) -> analysis.Exact | None:
+    """The exact result if known or quick (solved here, at most ~BACKGROUND_S), else None and the
+    solve is started on this session's worker thread (see ``pending``)."""
+    spins = np.array(spins, dtype=np.float64)
+    key = spins_key(spins)
+    hit = _exact_table()["results"].get((system, key))
+    if hit is not None:
+        return hit
+    est, _ = estimate_seconds(system, spins.shape[0])
+    if est < BACKGROUND_S:
+        return _solve(system, key, spins)
+    job: dict = st.session_state.setdefault("_exact_job", {})
+    fut: Future | None = job.get("future")
+    if job.get("key") != (system, key) or fut is None:
+        pool = st.session_state.get("_exact_pool")
+        if pool is None:
+            pool = st.session_state["_exact_pool"] = ThreadPoolExecutor(1, thread_name_prefix="efnn-exact")
+        job.update(key=(system, key), future=pool.submit(_solve, system, key, spins), started=time.time(),
+                   size=spins.shape[0])
+    return None
+
+
+def pending() -> dict | None:
+    """This session's running exact solve: {"seconds": elapsed, "estimate", "source", "size"}, or None."""
+    job = st.session_state.get("_exact_job") or {}
+    fut = job.get("future")
+    if fut is None or fut.done():
+        return None
+    est, src = estimate_seconds(job["key"][0], job["size"])
+    return {"seconds": time.time() - job["started"], "estimate": est, "source": src, "size": job["size"]}

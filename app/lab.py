@@ -1,0 +1,141 @@
+"""Lattice lab pieces: the energies table (networks at once, exact in the background), the symmetry
+check and the inside view of a lattice network."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from app import caching, plots, state
+from efnn_core import analysis
+
+
+def fmt_seconds(s) -> str:
+    if s is None or not math.isfinite(s):
+        return "–"
+    return f"{s * 1e6:.0f} µs" if s < 1e-3 else (f"{s * 1e3:.1f} ms" if s < 1 else f"{s:.2f} s")
+
+
+def energies(info, spins: np.ndarray, ood_ref) -> None:
+    """Exact energy (or its progress), every model's energy, error and speed-up, sorted by error."""
+    exact = caching.exact_now(info.name, spins)
+    entries, problems = caching.models_for(info.name)
+    for p in problems:
+        st.warning(p)
+    rows = analysis.compare_models(spins, {e.name: e.model for e in entries}, exact=exact)
+    m = st.columns(2)
+    if exact is not None:
+        m[0].metric("Exact energy", f"{exact.energy:.5f}")
+        m[1].metric("exact solve time", fmt_seconds(exact.seconds),
+                    help="Wall time of the exact solve when it was computed (shared cache: a configuration "
+                         "seen before is instant).")
+        st.caption(f"{exact.energy / np.prod(spins.shape[:2] if info.view != 'chain' else spins.shape):.5f} per site. "
+                   + info.summary)
+    else:
+        job = caching.pending() or {"seconds": 0.0, "estimate": 0.0, "source": "", "size": spins.shape[0]}
+        m[0].metric("Exact energy", "pending…")
+        m[1].metric("exact solve", f"{job['seconds']:.1f} s of ≈{job['estimate']:.1f} s",
+                    help=f"Estimate: {job['source']}.")
+        st.progress(min(0.97, job["seconds"] / max(job["estimate"], 1e-6)),
+                    text="The exact solve runs in the background; the networks' energies below are already final.")
+    if rows:
+        df = pd.DataFrame(rows)
+        df["time"] = df["seconds"].map(fmt_seconds)
+        df["speed-up"] = df["speedup"].map(lambda v: "–" if v is None or not np.isfinite(v) else
+                                           (f"{v:,.0f}×" if v >= 10 else f"{v:.1f}×"))
+        kinds = {e.name: e.describe() for e in entries}
+        df["kind"] = df["model"].map(kinds)
+        st.dataframe(df[["model", "kind", "energy", "error", "rel_error", "time", "speed-up"]], hide_index=True,
+                     width="stretch", column_config={
+                         "model": st.column_config.TextColumn("model", width="medium"),
+                         "energy": st.column_config.NumberColumn("energy", format="%.4f"),
+                         "error": st.column_config.NumberColumn("error", format="%+.2e", help="model − exact"),
+                         "rel_error": st.column_config.NumberColumn("relative error", format="%.1e",
+                                                                    help="|model − exact| / |exact|"),
+                         "time": st.column_config.TextColumn("time", help="best of 3 forward passes, batch 1, CPU"),
+                         "speed-up": st.column_config.TextColumn("speed-up", help="exact time / model time")})
+        for r in rows:
+            if r["problem"]:
+                st.caption(f"{r['model']} does not apply here: {r['problem']}")
+    else:
+        st.info("No model for this system yet." + (" Train one on the Train page; it appears here for this session."
+                                                  if info.trainable else ""), icon=":material/info:")
+    if ood_ref is not None:
+        d = analysis.training_distance(spins, ood_ref)
+        worst = [r["rel_error"] for r in rows if r["rel_error"] is not None]
+        errs = f" Median relative error of the networks here: {np.median(worst):.1e}." if worst else ""
+        if d.outside:
+            st.warning(f"Outside the training distribution: the {d.worst} is {d.z[d.worst]:+.0f} standard deviations "
+                       f"from the training set's (random spins). Expect larger errors.{errs}", icon=":material/explore_off:")
+        else:
+            st.caption(f"Inside the training distribution (largest deviation: {d.worst}, {d.z[d.worst]:+.1f} σ).{errs}")
+
+
+def symmetry(info, cfg, spins: np.ndarray) -> None:
+    """Global rotation (vector spins) or flip (scalar spins): energies before and after."""
+    st.subheader("Symmetry check")
+    if info.view == "chain":
+        st.caption("This system has no global spin symmetry to check here.")
+        return
+    entries = {e.name: e.model for e in caching.models_for(info.name)[0]}
+    if info.view == "vector":
+        st.caption("Rotating (or inverting) every spin by the same O(3) matrix R leaves the energy unchanged; the "
+                   "lattice EFNN builds this in through its dot-product symmetrization layers.")
+        seed = st.number_input("rotation seed", 0, 10**6, 7, key="lab_rot_seed")
+        improper = st.checkbox("include inversion s → −s", key="lab_improper")
+        op = f"{'R' if improper else 'r'}{int(seed)}"
+    else:
+        st.caption("Flipping every spin (s → −s) leaves every product sᵢsⱼ, hence the energy, unchanged.")
+        op = "F"
+
+    def go():
+        from app import spinstate
+        moved = spinstate.apply(spins, [op], view=info.view, values=info.values)
+        st.session_state.lab_sym = analysis.symmetry_check(caching.system_object(info.name), spins, moved, entries)
+        cfg.add(op)
+    st.button(":material/3d_rotation: Transform all spins", on_click=go, width="stretch")
+    if st.session_state.get("lab_sym"):
+        st.dataframe(pd.DataFrame(st.session_state.lab_sym), hide_index=True, width="stretch", column_config={
+            "E(S)": st.column_config.NumberColumn(format="%.6f"), "E(RS)": st.column_config.NumberColumn(format="%.6f"),
+            "|difference|": st.column_config.NumberColumn(format="%.1e")})
+        st.caption("The lattice now shows the transformed configuration; differences are float round-off.")
+
+
+def inside(info, spins: np.ndarray) -> None:
+    """Effective fields F_j, quasi-particles S_j and site energies of a chosen lattice network."""
+    entries = [e for e in caching.models_for(info.name)[0] if hasattr(e.model, "intermediates")]
+    if info.view == "chain" or not entries:
+        return
+    st.divider()
+    st.subheader("Inside the network: effective fields Fⱼ and quasi-particles Sⱼ")
+    entries.sort(key=lambda e: (e.arch != "efnn", e.source == "pretrained", e.name))  # EFNNs first
+    k = st.columns([2, 1, 1])
+    names = [e.name for e in entries]
+    name = state.control("lab_map_model", k[0].selectbox, "Model", names[0], state.parse_choice(names), options=names)
+    entry = next(e for e in entries if e.name == name)
+    maps(analysis.field_maps(entry.model, spins), entry.arch, k[1], k[2], key="lab_map")
+
+
+def maps(inter: dict, arch: str, c_layer, c_chan, *, key: str, layer: int | None = None) -> None:
+    """Three heat maps (F_j, S_j, site energy) of ``analysis.field_maps`` output, with layer/channel pickers."""
+    n = len(inter.get("F", [])) or 1
+    j = layer or (c_layer.slider("layer j", 1, n, n, key=f"{key}_layer") if n > 1 else 1)
+    j = min(j, n)
+    C = inter["F"][0].shape[0]
+    chan = c_chan.selectbox("channel", ["sum"] + list(range(C)), key=f"{key}_chan")
+    pick = (lambda a: a.sum(0)) if chan == "sum" else (lambda a: a[int(chan)])
+    if arch == "efnn":
+        st.caption("Fⱼ = fⱼ₋₁(Sⱼ₋₁) is the learned effective field each site feels, Sⱼ = gⱼ(Tⱼ(S₀)) ⊙ Fⱼ the "
+                   "quasi-particles; the site energies are what the output layer sums to E.")
+    else:
+        st.caption(f"For a {arch}, F and S are just its hidden layers (the input does not re-enter multiplicatively), "
+                   "so they are not effective fields; only the site energies keep their meaning.")
+    mc = st.columns(3)
+    Fj, Sj = pick(inter["F"][j - 1]), pick(inter["S"][j - 1])
+    for col, (v, title) in zip(mc, ((Fj, f"F{j} − ⟨F{j}⟩"), (Sj, f"S{j} − ⟨S{j}⟩"),
+                                    (inter["site_energy"], "site energy eᵢ − ⟨e⟩"))):
+        col.plotly_chart(plots.scalar_map(v - v.mean(), title=f"{title} (mean {v.mean():.3g})", height=320, text=False),
+                         key=f"{key}_{title[:2]}", config={"displayModeBar": False})

@@ -1,0 +1,110 @@
+"""The configuration a page edits, held as URL-backed text (``spinstate``), and its clickable figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from app import _presets, plots, spinstate, state
+
+
+def selected_sites(sel) -> list[int]:
+    """Indices of the selected markers of trace 0 (one point per site) in a plotly selection state."""
+    try:
+        points = sel.selection.points
+    except AttributeError:
+        try:
+            points = sel["selection"]["points"]
+        except (KeyError, TypeError):
+            return []
+    out = []
+    for p in points or []:
+        idx = p.get("point_index", p.get("point_number"))
+        if p.get("curve_number", 0) == 0 and idx is not None:
+            out.append(int(idx))
+    return sorted(set(out))
+
+
+class Config:
+    """The edited configuration of page ``prefix``: base (preset+options, or an encoded array) plus edits.
+
+    URL keys: ``{prefix}edits`` (the edit list) and ``{prefix}arr`` (an uploaded array)."""
+
+    def __init__(self, prefix: str, *, view: str, values: str, size: int, preset: str, seed: int, **options):
+        self.prefix, self.view, self.values, self.size = prefix, view, values, size
+        self.preset, self.seed, self.options = preset, seed, options
+        self.edits = list(state.value(f"{prefix}edits", [], lambda s: [x for x in s.split(".") if x]))
+        self.array_text = state.value(f"{prefix}arr", "", str)
+
+    def base(self) -> np.ndarray:
+        if self.array_text:
+            try:
+                arr = spinstate.decode_array(self.array_text)
+                if arr.shape[0] == self.size:
+                    return arr
+            except ValueError as err:
+                state.say("warning", f"The configuration in the URL was ignored: {err}")
+            self.set_array(None)
+        return spinstate.preset(self.view, self.values, self.preset, self.size, self.seed, **self.options)
+
+    def spins(self) -> np.ndarray:
+        key = (self.view, self.values, self.size, self.preset, self.seed, tuple(sorted(self.options.items())),
+               self.array_text, tuple(self.edits))
+        memo = st.session_state.setdefault(f"_{self.prefix}memo", {})
+        if key not in memo:
+            try:
+                memo.clear()
+                memo[key] = spinstate.apply(self.base(), self.edits, view=self.view, values=self.values)
+            except ValueError as err:
+                state.say("warning", f"The edits in the URL were ignored: {err}")
+                self.set_edits([])
+                memo[key] = self.base()
+        return memo[key]
+
+    def set_edits(self, edits: list[str]) -> None:
+        self.edits = list(edits)[-spinstate.MAX_EDITS:]
+        state.keep(f"{self.prefix}edits", self.edits)
+
+    def add(self, op: str) -> None:
+        self.set_edits(self.edits + [op])
+
+    def undo(self) -> None:
+        self.set_edits(self.edits[:-1])
+
+    def set_array(self, arr) -> None:
+        self.array_text = "" if arr is None else spinstate.encode_array(arr)
+        state.keep(f"{self.prefix}arr", self.array_text)
+        self.set_edits([])
+
+    def mask(self, indices) -> str:
+        n = self.size if self.view == "chain" else self.size * self.size
+        return spinstate.mask_of(indices, n)
+
+
+def figure(spins: np.ndarray, view: str, values: str, *, height: int = 480, highlight=None):
+    if view == "chain":
+        return plots.chain_figure(spins, kind=values or "binary", height=height)
+    if view == "scalar":
+        return plots.ising_lattice(spins, height=height)
+    return plots.spin_lattice(spins, height=height, highlight=highlight)
+
+
+def clickable(fig, name: str, on_sites) -> None:
+    """A lattice whose clicks / box / lasso selections call ``on_sites(indices)`` (trace 0, row-major).
+    The chart key changes after each applied edit, so the same site can be clicked again."""
+    counter = f"_{name}_edits"
+    st.session_state.setdefault(counter, 0)
+    key = f"{name}_{st.session_state[counter]}"
+
+    def apply():
+        sites = selected_sites(st.session_state.get(key))
+        if sites:
+            on_sites(sites)
+            st.session_state[counter] += 1
+
+    st.plotly_chart(fig, key=key, on_select=apply, selection_mode=("points", "box", "lasso"),
+                    config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"],
+                            "scrollZoom": False})
+
+
+PRESET_LABELS = _presets.LABELS

@@ -1,0 +1,165 @@
+"""Page state that lives in the URL: every control of a page, so a link opened in a fresh browser
+shows the same screen; ``?present=1`` (presentation mode: larger text, ``hide=key1,key2`` hides
+those controls).
+
+A control is declared once with its default and a parser; ``control(key, widget, ...)`` draws the
+widget (unless hidden) with the value taken, on entering the page, from the URL, else from what
+this session last had, else the default.  ``sync_url()`` at the end of a page writes every value
+that differs from its default.  URL text is untrusted: messages about it are escaped (``say``).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Callable
+
+import streamlit as st
+
+KEPT = "_kept"          # session_state: key -> last value, survives page switches
+DECLARED = "_declared"  # session_state: key -> default, for this run's page
+GLOBAL = ("present", "hide", "lesson")
+
+
+def _kept() -> dict:
+    return st.session_state.setdefault(KEPT, {})
+
+
+def present() -> bool:
+    return st.query_params.get("present") == "1"
+
+
+def hidden(key: str) -> bool:
+    return present() and key in set(st.query_params.get("hide", "").split(","))
+
+
+def say(kind: str, text: str) -> None:
+    """A message that may quote untrusted text (URL values, file names): never read as Markdown/HTML."""
+    getattr(st, kind)(text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
+                      .replace("<", "&lt;").replace("[", "\\[").replace("$", "\\$"))
+
+
+def parse_int(lo: int, hi: int) -> Callable[[str], int]:
+    def p(s: str) -> int:
+        v = int(s)
+        if not lo <= v <= hi:
+            raise ValueError(f"must be in {lo}…{hi}")
+        return v
+    return p
+
+
+def parse_float(lo: float, hi: float) -> Callable[[str], float]:
+    def p(s: str) -> float:
+        v = float(s)
+        if not (math.isfinite(v) and lo <= v <= hi):
+            raise ValueError(f"must be in {lo:g}…{hi:g}")
+        return v
+    return p
+
+
+def parse_choice(options) -> Callable[[str], Any]:
+    opts = list(options)
+
+    def p(s: str):
+        for o in opts:
+            if str(o) == s:
+                return o
+        raise ValueError(f"must be one of {', '.join(map(str, opts))}")
+    return p
+
+
+def parse_list(options) -> Callable[[str], list]:
+    one = parse_choice(options)
+    return lambda s: [one(x) for x in s.split(",") if x != ""]
+
+
+def parse_bool(s: str) -> bool:
+    if s not in ("0", "1"):
+        raise ValueError("must be 0 or 1")
+    return s == "1"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, (list, tuple)):
+        return ",".join(map(str, v))
+    return str(v)
+
+
+def value(key: str, default, parse: Callable[[str], Any]):
+    """The value of ``key`` on entering the page (URL, else this session's last, else ``default``),
+    registered for ``sync_url``. Widgets with this key then start from it."""
+    st.session_state.setdefault(DECLARED, {})[key] = default
+    ss = st.session_state
+    if key in ss and key not in _kept():
+        _kept()[key] = ss[key]
+    if key not in ss:
+        raw = st.query_params.get(key)
+        v = _kept().get(key, default)
+        if raw is not None:
+            try:
+                v = parse(raw)
+            except (ValueError, TypeError) as err:
+                ss.setdefault("_url_messages", []).append(f"URL parameter {key}={raw!r} {err}; using {_fmt(v)!r}.")
+        ss[key] = v
+    return ss[key]
+
+
+def control(key: str, widget: Callable, label: str, default, parse: Callable[[str], Any], **kw):
+    """Draw ``widget(label, key=key, **kw)`` (st.slider, st.selectbox, ... or a column's) backed by
+    the URL; hidden in presentation mode when the URL's ``hide`` names ``key``."""
+    value(key, default, parse)
+    if not hidden(key):
+        widget(label, key=key, **kw)
+    v = st.session_state[key]
+    _kept()[key] = v
+    return v
+
+
+def keep(key: str, v) -> None:
+    """Store a non-widget value (e.g. the lattice's edits) for the URL and later visits."""
+    st.session_state[key] = v
+    _kept()[key] = v
+
+
+def url_messages() -> None:
+    for m in st.session_state.pop("_url_messages", []):
+        say("warning", m)
+
+
+def sync_url() -> None:
+    """Write every declared value that differs from its default to the URL (others removed)."""
+    ss, qp = st.session_state, st.query_params
+    want = {k: qp[k] for k in GLOBAL if k in qp}
+    for key, default in ss.pop(DECLARED, {}).items():
+        v = ss.get(key, default)
+        if _fmt(v) != _fmt(default):
+            want[key] = _fmt(v)
+    if dict(qp.to_dict()) != want:
+        qp.from_dict(want)
+
+
+def header(title: str, what: str) -> None:
+    """Page title plus one or two sentences saying what the user is looking at (trusted text)."""
+    style()
+    st.title(title)
+    st.markdown(f"<div class='efnn-lead'>{what}</div>", unsafe_allow_html=True)
+    url_messages()
+
+
+def style() -> None:
+    big = "html {font-size: 20px;} h1 {font-size: 2.6rem !important;}" if present() else ""
+    st.markdown(
+        f"""<style>
+        .efnn-lead {{font-size: 1.05rem; color: rgba(49,51,63,0.78); margin: -0.4rem 0 0.9rem 0;
+                    border-left: 3px solid #d62728; padding-left: 0.7rem;}}
+        div[data-testid="stMetricValue"] {{font-size: 1.55rem;}}
+        {big}
+        </style>""",
+        unsafe_allow_html=True,
+    )
+
+
+def escape(text: str) -> str:
+    return html.escape(str(text))
