@@ -84,8 +84,9 @@ def symmetry(info, cfg, spins: np.ndarray) -> None:
     if info.view == "vector":
         st.caption("Rotating (or inverting) every spin by the same O(3) matrix R leaves the energy unchanged; the "
                    "lattice EFNN builds this in through its dot-product symmetrization layers.")
-        seed = st.number_input("rotation seed", 0, 10**6, 7, key="lab_rot_seed")
-        improper = st.checkbox("include inversion s → −s", key="lab_improper")
+        seed = state.control("rot", st.number_input, "rotation seed", 7, state.parse_int(0, 10**6), min_value=0,
+                             max_value=10**6)
+        improper = state.control("inv", st.checkbox, "include inversion s → −s", False, state.parse_bool)
         op = f"{'R' if improper else 'r'}{int(seed)}"
     else:
         st.caption("Flipping every spin (s → −s) leaves every product sᵢsⱼ, hence the energy, unchanged.")
@@ -114,7 +115,7 @@ def inside(info, spins: np.ndarray) -> None:
     entries.sort(key=lambda e: (e.arch != "efnn", e.source == "pretrained", e.name))  # EFNNs first
     k = st.columns([2, 1, 1])
     names = [e.name for e in entries]
-    name = state.control("lab_map_model", k[0].selectbox, "Model", names[0], state.parse_choice(names), options=names)
+    name = state.control("map", k[0].selectbox, "Model", names[0], state.parse_choice(names), options=names)
     entry = next(e for e in entries if e.name == name)
     maps(analysis.field_maps(entry.model, spins), entry.arch, k[1], k[2], key="lab_map")
 

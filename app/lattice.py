@@ -28,13 +28,13 @@ def selected_sites(sel) -> list[int]:
 class Config:
     """The edited configuration of page ``prefix``: base (preset+options, or an encoded array) plus edits.
 
-    URL keys: ``{prefix}edits`` (the edit list) and ``{prefix}arr`` (an uploaded array)."""
+    URL keys: ``edits`` (the edit list, joined by ".") and ``arr`` (an uploaded array)."""
 
     def __init__(self, prefix: str, *, view: str, values: str, size: int, preset: str, seed: int, **options):
         self.prefix, self.view, self.values, self.size = prefix, view, values, size
         self.preset, self.seed, self.options = preset, seed, options
-        self.edits = list(state.value(f"{prefix}edits", [], lambda s: [x for x in s.split(".") if x]))
-        self.array_text = state.value(f"{prefix}arr", "", str)
+        self.edits = [x for x in state.value("edits", "", str).split(".") if x]
+        self.array_text = state.value("arr", "", str)
 
     def base(self) -> np.ndarray:
         if self.array_text:
@@ -63,7 +63,7 @@ class Config:
 
     def set_edits(self, edits: list[str]) -> None:
         self.edits = list(edits)[-spinstate.MAX_EDITS:]
-        state.keep(f"{self.prefix}edits", self.edits)
+        state.keep("edits", ".".join(self.edits))
 
     def add(self, op: str) -> None:
         self.set_edits(self.edits + [op])
@@ -73,7 +73,7 @@ class Config:
 
     def set_array(self, arr) -> None:
         self.array_text = "" if arr is None else spinstate.encode_array(arr)
-        state.keep(f"{self.prefix}arr", self.array_text)
+        state.keep("arr", self.array_text)
         self.set_edits([])
 
     def mask(self, indices) -> str:

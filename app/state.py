@@ -41,7 +41,10 @@ def say(kind: str, text: str) -> None:
 
 def parse_int(lo: int, hi: int) -> Callable[[str], int]:
     def p(s: str) -> int:
-        v = int(s)
+        try:
+            v = int(s)
+        except ValueError:
+            raise ValueError("is not an integer") from None
         if not lo <= v <= hi:
             raise ValueError(f"must be in {lo}…{hi}")
         return v
@@ -50,7 +53,10 @@ def parse_int(lo: int, hi: int) -> Callable[[str], int]:
 
 def parse_float(lo: float, hi: float) -> Callable[[str], float]:
     def p(s: str) -> float:
-        v = float(s)
+        try:
+            v = float(s)
+        except ValueError:
+            raise ValueError("is not a number") from None
         if not (math.isfinite(v) and lo <= v <= hi):
             raise ValueError(f"must be in {lo:g}…{hi:g}")
         return v
@@ -87,61 +93,80 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def page(name: str) -> None:
+    """Name the page whose controls follow (their session keys are ``name.key``; URL keys stay short)."""
+    st.session_state["_page"] = name
+    st.session_state[DECLARED] = {}
+    st.session_state["_msg_box"] = None
+
+
+def skey(key: str) -> str:
+    """The session_state (widget) key of URL key ``key`` on the current page."""
+    return f"{st.session_state.get('_page', '')}.{key}"
+
+
 def value(key: str, default, parse: Callable[[str], Any]):
     """The value of ``key`` on entering the page (URL, else this session's last, else ``default``),
     registered for ``sync_url``. Widgets with this key then start from it."""
-    st.session_state.setdefault(DECLARED, {})[key] = default
-    ss = st.session_state
-    if key in ss and key not in _kept():
-        _kept()[key] = ss[key]
-    if key not in ss:
+    ss, k = st.session_state, skey(key)
+    ss.setdefault(DECLARED, {})[key] = (k, default)
+    if k not in ss:
         raw = st.query_params.get(key)
-        v = _kept().get(key, default)
+        v = _kept().get(k, default)
+        try:
+            v = parse(_fmt(v)) if not isinstance(v, list) or v else v
+        except (ValueError, TypeError):
+            v = default
         if raw is not None:
             try:
                 v = parse(raw)
             except (ValueError, TypeError) as err:
-                ss.setdefault("_url_messages", []).append(f"URL parameter {key}={raw!r} {err}; using {_fmt(v)!r}.")
-        ss[key] = v
-    return ss[key]
+                msg = f"URL parameter {key}={raw[:60]} {err}; using {_fmt(v)[:60]}."
+                box = ss.get("_msg_box")
+                if box is not None:
+                    with box:
+                        say("warning", msg)
+        ss[k] = v
+    return ss[k]
 
 
 def control(key: str, widget: Callable, label: str, default, parse: Callable[[str], Any], **kw):
-    """Draw ``widget(label, key=key, **kw)`` (st.slider, st.selectbox, ... or a column's) backed by
+    """Draw ``widget(label, key=page.key, **kw)`` (st.slider, st.selectbox, ... or a column's) backed by
     the URL; hidden in presentation mode when the URL's ``hide`` names ``key``."""
     value(key, default, parse)
     if not hidden(key):
-        widget(label, key=key, **kw)
-    v = st.session_state[key]
-    _kept()[key] = v
+        widget(label, key=skey(key), **kw)
+    v = st.session_state[skey(key)]
+    _kept()[skey(key)] = v
     return v
 
 
 def keep(key: str, v) -> None:
-    """Store a non-widget value (e.g. the lattice's edits) for the URL and later visits."""
-    st.session_state[key] = v
-    _kept()[key] = v
+    """Set a value (e.g. the lattice's edits, or a control's from a callback) for the URL and later visits."""
+    st.session_state[skey(key)] = v
+    _kept()[skey(key)] = v
 
 
 def url_messages() -> None:
-    for m in st.session_state.pop("_url_messages", []):
-        say("warning", m)
+    """Where messages about bad URL values appear (the top of the page)."""
+    st.session_state["_msg_box"] = st.container()
 
 
 def sync_url() -> None:
     """Write every declared value that differs from its default to the URL (others removed)."""
     ss, qp = st.session_state, st.query_params
     want = {k: qp[k] for k in GLOBAL if k in qp}
-    for key, default in ss.pop(DECLARED, {}).items():
-        v = ss.get(key, default)
+    for key, (k, default) in ss.pop(DECLARED, {}).items():
+        v = ss.get(k, default)
         if _fmt(v) != _fmt(default):
             want[key] = _fmt(v)
     if dict(qp.to_dict()) != want:
         qp.from_dict(want)
 
 
-def header(title: str, what: str) -> None:
-    """Page title plus one or two sentences saying what the user is looking at (trusted text)."""
+def header(title: str, what: str, *, name: str) -> None:
+    """Page ``name``'s title plus one or two sentences saying what the user is looking at (trusted text)."""
+    page(name)
     style()
     st.title(title)
     st.markdown(f"<div class='efnn-lead'>{what}</div>", unsafe_allow_html=True)

@@ -10,7 +10,7 @@ from efnn_core.nets import ARCHITECTURES
 state.header("Architecture: why the EFNN is a continued function",
              "The four networks the paper compares, drawn for the number of layers you choose (paper Fig. 5), with "
              "the formula each one computes and its size. Click a layer (F or S) in a diagram to see its map in a "
-             "trained network. Below, a small experiment shows why continued functions beat truncated series.")
+             "trained network. Below, a small experiment shows why continued functions beat truncated series.", name="arch")
 
 c = st.columns([1, 1, 2])
 n = state.control("n", c[0].slider, "field-particle layers n", 3, state.parse_int(1, 4), min_value=1, max_value=4)

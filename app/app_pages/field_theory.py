@@ -25,6 +25,7 @@ PIECE_COL = {"tadpole": "#7f7f7f", "volume": "#d62728", "zero_mode": "#ff7f0e", 
              "nonlocal": "#9467bd"}
 HEAVY = 1e7  # neurons sampled per rerun above which a progress bar is shown
 
+state.page("ft")
 state.style()
 st.title("Field theory on neurons")
 state.url_messages()

@@ -12,7 +12,7 @@ from efnn_core import data as datasets
 state.header("Generalization across lattice sizes",
              "Networks trained only on 10×10 lattices, evaluated without retraining on the shipped exact test sets "
              "at larger L. Periodic convolutions apply the same local rule at any size, so a network that learned the "
-             "local physics keeps working.")
+             "local physics keeps working.", name="gen")
 systems = [n for n in catalog.system_names() if len(catalog.system(n).test_sets) > 1]
 if not systems:
     st.error("No test sets at several sizes found in data/: `python -m efnn_core data generate --shipped`.")

@@ -7,12 +7,12 @@ from app import caching, catalog, lab, lattice, spinstate, state, uploads
 state.header("Lattice lab",
              "Draw a spin configuration and compare its exact energy (for double exchange: diagonalizing the "
              "electrons' Hamiltonian) with what each trained network predicts, and how much faster it is. "
-             "Every control and every edit is in the URL: share it and the class sees the same numbers.")
+             "Every control and every edit is in the URL: share it and the class sees the same numbers.", name="lab")
 ss = st.session_state
 names = catalog.system_names()
 c = st.columns([1.5, 1.6, 1.3, 0.9, 0.9])
 name = state.control("system", c[0].selectbox, "System", "double_exchange", state.parse_choice(names), options=names,
-                     format_func=lambda n: catalog.system(n).label, on_change=lambda: (state.keep("lab_edits", []), state.keep("lab_arr", "")))
+                     format_func=lambda n: catalog.system(n).label, on_change=lambda: (state.keep("edits", ""), state.keep("arr", "")))
 info = catalog.system(name)
 lo, default_L, hi = info.sizes
 hi = min(hi, info.exact_max)
@@ -21,11 +21,11 @@ if info.fixed_size:
     c[1].markdown(f"**{L} sites**, every triple coupled")
 else:
     L = state.control("L", c[1].slider, "Lattice size L", default_L, state.parse_int(lo, hi), min_value=lo,
-                      max_value=hi, on_change=lambda: (state.keep("lab_edits", []), state.keep("lab_arr", "")))
+                      max_value=hi, on_change=lambda: (state.keep("edits", ""), state.keep("arr", "")))
     L = min(max(int(L), lo), hi)
 presets = spinstate.presets_for(info.view)
 preset = state.control("preset", c[2].selectbox, "Preset", "random", state.parse_choice(presets), options=presets,
-                       format_func=lattice.PRESET_LABELS.get, on_change=lambda: (state.keep("lab_edits", []), state.keep("lab_arr", "")))
+                       format_func=lattice.PRESET_LABELS.get, on_change=lambda: (state.keep("edits", ""), state.keep("arr", "")))
 seed = state.control("seed", c[3].number_input, "Seed", 0, state.parse_int(0, 2**31 - 1), min_value=0,
                      max_value=2**31 - 1)
 with c[4].popover("Preset options", width="stretch"):

@@ -35,7 +35,7 @@ STEPS = [
 ]
 
 state.header("Lessons", "A guided path for a class: each step opens the right page with the right settings, says "
-                        "what it shows and gives one thing to try.")
+                        "what it shows and gives one thing to try.", name="lessons")
 here = Path(__file__).resolve().parent
 steps = [s for s in STEPS if not s[2] or (here / s[2]).exists()]
 k = state.control("step", st.radio, "Step", 1, state.parse_int(1, len(steps)), options=list(range(1, len(steps) + 1)),

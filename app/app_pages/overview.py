@@ -7,17 +7,17 @@ from efnn_core import analysis
 state.header("The Ising model as an Effective Field Neural Network",
              "Click any spin of the Ising lattice to flip it. The maps show the effective field φ<sub>i</sub> each "
              "spin feels and the independent quasi-particles s<sub>i</sub>·φ<sub>i</sub>; their sum, computed by a "
-             "hand-built one-layer EFNN, is exactly the energy.")
+             "hand-built one-layer EFNN, is exactly the energy.", name="ov")
 left, right = st.columns([1.05, 1], gap="large")
 with left:
     c1, c2, c3 = st.columns(3)
     presets = tuple(lattice.PRESET_LABELS)
     preset = state.control("preset", c1.selectbox, "Preset", "random", state.parse_choice(presets), options=presets,
-                           format_func=lattice.PRESET_LABELS.get, on_change=lambda: state.keep("ov_edits", []))
+                           format_func=lattice.PRESET_LABELS.get, on_change=lambda: state.keep("edits", ""))
     seed = state.control("seed", c2.number_input, "Seed", 190, state.parse_int(0, 2**31 - 1), min_value=0,
-                         max_value=2**31 - 1, on_change=lambda: state.keep("ov_edits", []))
+                         max_value=2**31 - 1, on_change=lambda: state.keep("edits", ""))
     L = state.control("L", c3.number_input, "L", 10, state.parse_int(4, 24), min_value=4, max_value=24,
-                      on_change=lambda: state.keep("ov_edits", []))
+                      on_change=lambda: state.keep("edits", ""))
     cfg = lattice.Config("ov_", view="scalar", values="", size=int(L), preset=preset, seed=int(seed))
     spins = cfg.spins()
     before = st.session_state.get("ov_before")

@@ -7,7 +7,7 @@ from app import caching, catalog, lab, plots, runs, state, training_view
 state.header("Train networks live",
              "Pick a system and one or more architectures, then play, pause or step the training one epoch or one "
              "batch at a time; the runs of a comparison train side by side. Finished models join the other pages "
-             "for this browser session only.")
+             "for this browser session only.", name="tr")
 ss = st.session_state
 mgr: runs.Manager = ss.setdefault("train_manager", runs.Manager())
 systems = catalog.trainable_systems()
