@@ -106,7 +106,6 @@ def diagram(arch: str, n: int, *, height: int = 260, s0: str = "S<sub>0</sub>") 
             kind = "S0" if name == "S0" else name[0]
             _node(fig, k, top, s0 if name == "S0" else (f"{name[0]}<sub>{name[1:]}</sub>" if name != "E" else "E"), kind)
             if k:
-                prev = chain[k - 1]
                 lab = "q" if name == "E" else (f"f<sub>{int(name[1:]) - 1}</sub>" if name[0] == "F" else f"h<sub>{name[1:]}</sub>")
                 _arrow(fig, k - 1 + 0.31, top, k - 0.31, top, lab)
         xr = (-0.6, len(chain) - 0.4)

@@ -26,7 +26,7 @@ import numpy as np
 
 from . import metrics, timing
 
-__all__ = ["Exact", "exact", "compare_models", "symmetry_check", "field_maps", "generalization",
+__all__ = ["Exact", "exact", "by_size", "compare_models", "symmetry_check", "field_maps", "generalization",
            "label_statistics", "parameter_count", "parameter_table", "describe", "architecture",
            "ising_decomposition", "Distance", "spin_features", "training_distance"]
 
@@ -180,6 +180,13 @@ def ising_decomposition(spins, J: float = 1.0) -> dict:
 
 
 # ----------------------------------------------------------------------------- generalization
+def by_size(model, test_sets: Mapping[int, tuple], *, temperature: float | None = None) -> dict[int, dict]:
+    """``metrics.evaluate`` of one model on each size's test set: size L -> metrics dict
+    (test_sets: L -> (spins (m, L, L, 3), energies (m,)))."""
+    return {int(L): metrics.evaluate(model, np.asarray(x), np.asarray(y), temperature=temperature)
+            for L, (x, y) in sorted(test_sets.items())}
+
+
 def generalization(models: Mapping[str, object], test_sets: Mapping[int, tuple], *,
                    temperature: float | None = None, n: int | None = None) -> tuple[list[dict], list[str]]:
     """Each model scored (``metrics.evaluate``) on each size's test set.
@@ -199,7 +206,7 @@ def generalization(models: Mapping[str, object], test_sets: Mapping[int, tuple],
         for L, (spins, energies) in sorted(test_sets.items()):
             x, y = (spins, energies) if n is None else (spins[:n], energies[:n])
             try:
-                m = metrics.evaluate(model, np.array(x), np.asarray(y), temperature=temperature)
+                m = by_size(model, {L: (x, y)}, temperature=temperature)[L]
             except (ValueError, RuntimeError) as err:
                 failed.setdefault(name, ([], str(err)))[0].append(L)
                 continue

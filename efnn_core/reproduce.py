@@ -13,7 +13,7 @@ import platform
 from pathlib import Path
 
 
-from . import checkpoint, data, metrics, pretrained, timing
+from . import analysis, checkpoint, data, metrics, pretrained, timing
 from .nets import ARCHITECTURES
 from .solvers.ed import cpu_count
 from .systems import recipe
@@ -50,7 +50,7 @@ def evaluate_models(*, quick: bool = False, progress=print) -> dict:
         row = _parse(name, meta)
         if row["system"] == "double_exchange":
             sizes = SIZES if _any_size(model) else (10,)  # tiled effective models exist at L = 10 only
-            row["by_L"] = {L: metrics.evaluate(model, *sets[L], temperature=0.1) for L in sizes}
+            row["by_L"] = analysis.by_size(model, {L: sets[L] for L in sizes}, temperature=0.1)
         else:
             kind = row["system"].removeprefix("three_spin_")
             row["test"] = metrics.evaluate(model, *spin_sets[kind])
@@ -68,7 +68,7 @@ def two_body_reference(sets: dict) -> dict:
     X, Y = data.load("de_L10_train")
     model = EffectiveModel("translation", max_range=2, window=1).fit(X[:-2000], Y[:-2000])
     return {"params": model.num_parameters(),
-            "by_L": {L: metrics.evaluate(model, *sets[L], temperature=0.1) for L in SIZES}}
+            "by_L": analysis.by_size(model, sets, temperature=0.1)}
 
 
 def _any_size(model) -> bool:

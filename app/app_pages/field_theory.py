@@ -17,39 +17,18 @@ import streamlit as st  # noqa: E402
 from plotly.subplots import make_subplots  # noqa: E402
 
 from app import _nnft_cache as cache  # noqa: E402
+from app import nnft_view as view  # noqa: E402
 from app import state  # noqa: E402
 from efnn_core.nnft import theory  # noqa: E402
 
-COL = {"mc": "#d62728", "th": "#111111", "alt": "#1f77b4", "grey": "#7f7f7f"}
-PIECE_COL = {"tadpole": "#7f7f7f", "volume": "#d62728", "zero_mode": "#ff7f0e", "local": "#2ca02c",
-             "nonlocal": "#9467bd"}
+COL, PIECE_COL = view.COL, view.PIECE_COL
 HEAVY = 1e7  # neurons sampled per rerun above which a progress bar is shown
 
 state.page("ft")
 state.style()
 st.title("Field theory on neurons")
 state.url_messages()
-st.markdown(
-    "A network φ(x) = Σᵢ A aᵢ cos(bᵢ·x + cᵢ)/√(bᵢ²+m²) with N random neurons is a random field whose two-point "
-    "function is the cutoff Klein–Gordon propagator at **every** width. Below you see where finite N still shows: "
-    "non-Gaussian 4-point functions at special momenta, broken cluster decomposition, and cutoff-enhanced "
-    "O(λ/N) corrections — each Monte Carlo point (with its error bar) beside the closed-form prediction.")
-st.warning(
-    "**Honesty note.** Only the abstract and first paragraph of Sen & Vaidya (arXiv:2508.03810) could be read. "
-    "The architecture, formulas and plots here are a *reconstruction* (Demirtas et al. cos-net, Zhang's α) "
-    "derived and Monte-Carlo-checked for this project, not the paper's own equations or figures. "
-    "The paper's bubble-cancelling modification is unknown; α = 0 is only one candidate.", icon=":material/warning:")
-with st.expander("What is known, what is reconstructed"):
-    st.markdown(
-        "* **Seen** (abstract): finite-N corrections to 2- and 4-point functions give perturbative series "
-        "sensitive to the UV cutoff, with weak convergence; a modification of the architecture improves it; "
-        "constraints on the theory's parameters and on the scaling of N.\n"
-        "* **Seen** (Zhang, arXiv:2604.27050, abstract): α = 0 (propagator-weighted momenta, constant amplitudes) "
-        "minimizes finite-width variance and removes IR-sensitive corrections.\n"
-        "* **Reconstructed here**: the cumulant formulas, the three kinematic classes, the plateau, the O(λ/N) "
-        "split into tadpole / volume (\"bubble\") / zero-mode / local / non-local pieces, and N ≳ λV_Λ/εm⁴. "
-        "Which of these the paper calls \"bubble diagrams\" is **not known**.\n"
-        "* **Not known**: the paper's exact architecture, its d, its renormalization scheme, its figures and numbers.")
+view.intro()
 
 # ----------------------------------------------------------------------------- controls
 with st.container(border=True):
@@ -115,13 +94,7 @@ if bar is not None:
     bar.empty()
 
 
-def err_trace(x, y, se, name, color, **kw):
-    return go.Scatter(x=x, y=y, error_y=dict(type="data", array=se, visible=True, thickness=1), mode="markers",
-                      name=name, marker=dict(color=color, size=6), **kw)
-
-
-def line(x, y, name, color, dash=None, **kw):
-    return go.Scatter(x=x, y=y, mode="lines", name=name, line=dict(color=color, dash=dash), **kw)
+err_trace, line = view.err_trace, view.line
 
 
 tabs = st.tabs(["1 · Sample fields", "2 · G₂(r)", "3 · Cluster decomposition", "4 · Momentum 4-point",
@@ -209,16 +182,7 @@ with tabs[3]:
     fig.update_yaxes(type="log", row=1, col=3)
     fig.update_layout(height=360, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
     st.plotly_chart(fig, width="stretch")
-    Ls = np.linspace(8, 60 if d == 1 else 12, 27)
-    lams = np.linspace(2, 20 if d == 1 else 8, 27)
-    f2 = make_subplots(rows=1, cols=2, subplot_titles=[f"vs L (Λ = {cutoff:g})", f"vs Λ (L = {L:g})"])
-    f2.add_trace(line(Ls, [N * theory.four_point_same_weighted(cache.cfg_of(d, N, m, cutoff, x, alpha)) for x in Ls],
-                      "N × (k,k,−k,−k)", COL["mc"]), 1, 1)
-    f2.add_trace(line(lams, [N * theory.four_point_same_weighted(cache.cfg_of(d, N, m, x, L, alpha))
-                             for x in lams], "N × (k,k,−k,−k)", COL["mc"]), 1, 2)
-    f2.update_yaxes(title_text="N × connected/disconnected", row=1, col=1)
-    f2.update_layout(height=280, showlegend=False, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(f2, width="stretch")
+    view.olambda_scans(d, N, m, cutoff, L, alpha, ct)
     st.caption("Generic momenta are exact at any N; pairs (p,−p,q,−q) carry exactly −1/N; at (k,k,−k,−k) the "
                "error grows with the number of modes |K| ~ (LΛ)^d (α = −1: ≈ 3|K|/4N) — in the continuum a factor "
                "δ(0) = spacetime volume. α = 0 suppresses it at low k. Non-positive points are not drawn on log axes.")
@@ -264,26 +228,7 @@ with tabs[4]:
 
 # ----------------------------------------------------------------------------- 6 required width
 with tabs[5]:
-    eps = state.control("ft_eps", st.select_slider, "target accuracy ε", 0.01, state.parse_choice([0.001, 0.01, 0.1]),
-                        options=[0.001, 0.01, 0.1])
-    x = np.logspace(0.5, 3, 100)
-    fig = go.Figure([line(x, theory.required_width(x, dd, lam=max(lam, 1e-3), eps=eps), f"d = {dd}", c)
-                     for dd, c in zip((1, 2, 3, 4), ["#2ca02c", "#1f77b4", "#ff7f0e", "#d62728"])])
-    fig.update_xaxes(type="log", title="Λ/m")
-    fig.update_yaxes(type="log", title="required width N")
-    fig.update_layout(height=380, margin=dict(l=10, r=10, t=20, b=10))
-    st.plotly_chart(fig, width="stretch")
-    st.caption("N ≈ 3λV_Λ/(2εm⁴) keeps the non-local O(λ/N) self-energy below ε at p ~ m (α = −1): the "
-               "'massive choir'. This scaling is our inference; the paper's own constraint on N is not known.")
+    view.required_width(lam)
 
-with st.expander("Glossary"):
-    st.markdown(
-        "* **Width N**: the number of neurons (cos units) in the one-layer network; N → ∞ gives a free (Gaussian) field.\n"
-        "* **Two-point function G₂(x − y)** = ⟨φ(x)φ(y)⟩: the propagator; here exact at every N.\n"
-        "* **Connected 4-point function**: ⟨φφφφ⟩ minus its Gaussian (Wick) part; zero for a free field, O(1/N) here.\n"
-        "* **Cutoff Λ**: the largest momentum |b| a neuron can carry; the field has no structure shorter than 1/Λ.\n"
-        "* **Mass m**: sets the correlation length 1/m of the propagator 1/(p² + m²).\n"
-        "* **Cluster decomposition**: correlations of far-apart regions factorize; broken here by ⟨φ²φ²⟩_c not decaying.\n"
-        "* **Tadpole, bubble, self-energy**: the pieces of the O(λ/N) correction to G₂ drawn as Feynman diagrams.\n"
-        "* **α**: how the architecture distributes momenta and amplitudes (α = 0: propagator-weighted momenta).")
+view.glossary()
 state.sync_url()

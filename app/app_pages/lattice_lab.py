@@ -1,5 +1,4 @@
 """Lattice lab: draw a spin configuration; compare the exact energy with every model."""
-import numpy as np
 import streamlit as st
 
 from app import caching, catalog, lab, lattice, spinstate, state, uploads

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from app import caching, catalog, lab, plots, runs, state, training_view
+from app import caching, catalog, lab, runs, state, training_view
 
 state.header("Train networks live",
              "Pick a system and one or more architectures, then play, pause or step the training one epoch or one "
