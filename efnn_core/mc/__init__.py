@@ -1,0 +1,1 @@
+"""Monte Carlo samplers: moves, exact ED-Metropolis, self-learning Monte Carlo, diagnostics."""
