@@ -104,11 +104,13 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
     if m.get("generator_version") != GENERATOR_VERSION:
         raise DatasetError(f"dataset {name!r} was made by generator version {m.get('generator_version')}, "
                            f"this library reads version {GENERATOR_VERSION}; regenerate it")
-    spins = spins_for(m)
+    spins = None if m.get("spins_stored") else spins_for(m)
     if m["system"] == "double_exchange":
         try:
             with np.load(d / f"{name}.npz", allow_pickle=False) as z:
                 energies = z["energies"]
+                if spins is None:  # Monte Carlo configurations (efnn_core.mc.thermal) cannot be regenerated
+                    spins = z["spins"]
         except (OSError, KeyError, ValueError) as err:
             raise DatasetError(f"labels of {name!r} ({d / (name + '.npz')}) cannot be read: {err}") from None
     else:
@@ -119,7 +121,7 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
                 raise DatasetError(f"dataset {name!r}: the {what} do not match the manifest's sha256 "
                                    f"(corrupt or edited file, or a different generator); regenerate with "
                                    f"`python -m efnn_core data generate --name {name}`")
-    return spins, energies
+    return np.asarray(spins, dtype=np.float64), energies
 
 
 def label_stats(energies: np.ndarray, sites: int) -> dict:

@@ -127,11 +127,11 @@ class ChainState:
     labels: list = field(default_factory=list)     # SLMC: (spins, exact E) of every proposal
 
 
-def init_chains(cfg: MCConfig, chains: int, seed: int, start=None) -> list[ChainState]:
+def init_chains(cfg: MCConfig, chains: int, seed: int, start=None, system=None) -> list[ChainState]:
     """Chains seeded from SeedSequence(seed).spawn(chains); random start unless ``start`` (L, L, 3) given."""
     if isinstance(chains, bool) or int(chains) != chains or not 1 <= chains <= 64:
         raise MCError(f"chains must be an integer in 1..64, got {chains!r}")
-    system = cfg.model()
+    system = system or cfg.model()
     out = []
     for k, ss in enumerate(np.random.SeedSequence(int(seed)).spawn(int(chains))):
         rng = np.random.default_rng(ss)
@@ -141,6 +141,15 @@ def init_chains(cfg: MCConfig, chains: int, seed: int, start=None) -> list[Chain
             spins = validate_spins(start, cfg.L)
         out.append(ChainState(k, rng, spins, float(system.energy(spins)), cfg.step, ed_calls=1))
     return out
+
+
+def temperature(system) -> float:
+    """The sampling temperature of ``system`` (its ``temperature`` or ``T``)."""
+    T = getattr(system, "temperature", None)
+    T = getattr(system, "T", None) if T is None else T
+    if T is None or not T > 0:
+        raise MCError(f"{type(system).__name__} has no positive temperature to sample at")
+    return float(T)
 
 
 def validate_spins(spins, L: int) -> np.ndarray:
@@ -170,12 +179,12 @@ def _surrogate(cfg: MCConfig, surrogate=None):
     return _SURROGATES[key]
 
 
-def advance(state: ChainState, cfg: MCConfig, units: int, surrogate=None, cancel=None) -> ChainState:
+def advance(state: ChainState, cfg: MCConfig, units: int, surrogate=None, cancel=None, system=None) -> ChainState:
     """Run ``units`` more units of one chain (fewer if ``cancel`` is set or the chain is finished)."""
     from . import metropolis, slmc
 
-    system = cfg.model()
-    T = system.T
+    system = system or cfg.model()
+    T = temperature(system)
     sur = _surrogate(cfg, surrogate) if cfg.method == "slmc" else None
     end = min(cfg.units, state.done + units)
     while state.done < end and not (cancel is not None and cancel.is_set()):
@@ -358,7 +367,7 @@ def _map(tasks, workers: int | None, executor=None):
 
 def run(cfg: MCConfig, *, chains: int = 4, seed: int = 0, workers: int | None = 1, executor=None,
         chunk: int | None = None, checkpoint: str | Path | None = None, cancel: threading.Event | None = None,
-        progress=None, surrogate=None, start=None) -> MCResult:
+        progress=None, surrogate=None, start=None, system=None) -> MCResult:
     """Run (or resume) ``chains`` independent chains of ``cfg``; see the module docstring.
 
     Args:
@@ -371,6 +380,8 @@ def run(cfg: MCConfig, *, chains: int = 4, seed: int = 0, workers: int | None = 
         progress: callable(units done over all chains, units total, states) after each chunk.
         surrogate: an in-memory surrogate object (runs in this process; not checkpointed by name).
         start: optional (L, L, 3) start configuration for every chain (default: random per chain).
+        system: any system with an exact ``energy(spins)`` and a temperature (default: the
+            double exchange model of ``cfg.system``); runs in this process.
     """
     states = None
     if checkpoint is not None and (Path(checkpoint) / "checkpoint.json").is_file():
@@ -378,20 +389,20 @@ def run(cfg: MCConfig, *, chains: int = 4, seed: int = 0, workers: int | None = 
         if old_cfg == cfg and old_seed == seed and len(old_states) == chains:
             states = old_states
     if states is None:
-        states = init_chains(cfg, chains, seed, start)
+        states = init_chains(cfg, chains, seed, start, system)
     if cfg.method == "slmc":
         _surrogate(cfg, surrogate)  # fail early on a bad surrogate
     if chunk is None:
         chunk = 2 if cfg.method == "ed" else max(1, 200 * cfg.L * cfg.L // (cfg.m * 100))
     total = cfg.units * len(states)
-    in_process = executor is None and (workers or 1) <= 1 or surrogate is not None
+    in_process = executor is None and (workers or 1) <= 1 or surrogate is not None or system is not None
     cancelled = False
     while not all(s.done >= cfg.units for s in states):
         if cancel is not None and cancel.is_set():
             cancelled = True
             break
         if in_process:
-            states = [advance(s, cfg, chunk, surrogate, cancel) for s in states]
+            states = [advance(s, cfg, chunk, surrogate, cancel, system) for s in states]
         else:
             states = _map([(s, cfg, chunk) for s in states], workers, executor)
         if checkpoint is not None:
