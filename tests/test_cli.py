@@ -1,7 +1,5 @@
 """The command line: one line `error: ...` and exit status 2 for every user error, never a traceback."""
 
-import subprocess
-import sys
 
 import pytest
 
