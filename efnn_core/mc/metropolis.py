@@ -53,7 +53,7 @@ class IncrementalDE:
         self.h[n + i, i] = -half * (x + 1j * y)
 
     def energy(self) -> float:
-        from .. import _linalg
+        from ..systems import _linalg
 
         self.calls += 1
         return float(self.system.energy_from_eigenvalues(_linalg.eigvalsh(self.h)))

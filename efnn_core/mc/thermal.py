@@ -36,7 +36,8 @@ def generate(splits: dict, *, L: int, chains: int, per_chain: int, thin: int, bu
         thin: cumulative updates (of L^2 surrogate steps) between kept configurations; burn_in: sweeps
         discarded first; seed: SeedSequence seed of the chains.
     """
-    from .. import data, ed
+    from .. import data
+    from ..solvers import ed
 
     out = Path(out_dir) if out_dir else data.DATA_DIR
     work = Path(work) if work else out / ".partial" / f"thermal_L{L}_s{seed}"
