@@ -35,8 +35,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .cli import add_scheduler_option, register
-from .parallel import THREAD_VARS, describe, executor_from, map_tasks
+from .nets import ARCHITECTURES
+from .parallel import THREAD_VARS, describe, map_tasks
 from .pretrained import PRETRAINED_DIR
 
 DE_EPOCHS = 40
@@ -44,7 +44,7 @@ SPIN_EPOCHS = 150
 SPIN_WIDTH = 120
 LBFGS_EPOCHS = 100  # continuous 3-spin finish: 100 x 10 full-batch L-BFGS iterations
 SPIN_WIDTHS = (30, 60, 120)  # binary 3-spin: the width sweep of Fig. 2(b)
-ARCHS = ("efnn", "dnn", "resnet", "densenet")
+ARCHS = tuple(ARCHITECTURES)
 
 
 def recipes() -> dict[str, list[str]]:
@@ -137,24 +137,3 @@ def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR
                     failed.append(name)
                 print(f"{status:6s} {name} in {seconds:.0f} s", flush=True)
     return 1 if failed else 0
-
-
-@register
-def add_pretrain(sub) -> None:
-    p = sub.add_parser("pretrain", help="train the shipped pretrained models from their recipes (resumable)",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("--list", action="store_true", help="print the recipes and exit")
-    p.add_argument("--only", help="only recipes whose name contains this text (comma-separated: any of them)")
-    p.add_argument("--jobs", type=int, default=1, help="models trained side by side (one core each)")
-    add_scheduler_option(p)
-
-    def cmd(a) -> int:
-        if a.list:
-            for name, args in recipes().items():
-                mark = "done" if _done(name, PRETRAINED_DIR) else "    "
-                print(f"{mark} {name:34s} python -m efnn_core {' '.join(args)} --out pretrained/{name}")
-            return 0
-        with executor_from(a.scheduler) as ex:
-            return run(a.only, a.jobs, executor=ex)
-
-    p.set_defaults(func=cmd)

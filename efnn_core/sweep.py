@@ -106,7 +106,6 @@ def _train_parser():
     """The ``train`` command's own argparse parser: the one source of its options."""
     import argparse
 
-    from . import _commands  # noqa: F401 - registers train (until cli/ is a package)
     from .cli import build_parser
 
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))

@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from efnn_core import data, ed
+from efnn_core import data
+from efnn_core.solvers import ed
 from efnn_core.systems import DoubleExchange
 
 
@@ -89,7 +90,7 @@ def test_generation_resumes_after_an_interruption(tmp_path, monkeypatch):
     def dies_after_two_shards(task):
         if len(calls) == 2:
             raise KeyboardInterrupt
-        calls.append(len(task[1]))
+        calls.append(len(task[2]))
         return real(task)
 
     monkeypatch.setattr(ed, "solve_chunk", dies_after_two_shards)
@@ -98,7 +99,7 @@ def test_generation_resumes_after_an_interruption(tmp_path, monkeypatch):
     done = sorted(p.name for p in (tmp_path / ".partial" / "tiny").glob("*.npz"))
     assert done == ["00000000-00000020.npz", "00000020-00000040.npz"]
     calls.clear()
-    monkeypatch.setattr(ed, "solve_chunk", lambda task: calls.append(len(task[1])) or real(task))
+    monkeypatch.setattr(ed, "solve_chunk", lambda task: calls.append(len(task[2])) or real(task))
     m = data.generate("tiny", **kw)
     assert calls == [20, 20, 20]  # only the three missing shards were diagonalized
     spins, energies = data.load("tiny", tmp_path)

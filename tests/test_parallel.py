@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from efnn_core import data, ed, parallel
+from efnn_core import data, parallel
+from efnn_core.solvers import ed
 from efnn_core.systems import DoubleExchange
 
 

@@ -1,4 +1,5 @@
-"""Exact diagonalization of the double exchange model, batched over all cores (or any Executor).
+"""Exact diagonalization (the ``"ed"`` solver) of the double exchange model, batched over all cores
+or any ``concurrent.futures.Executor`` (``efnn_core.parallel``).
 
 One configuration costs O(L^6) (a dense 2L^2 x 2L^2 Hermitian eigenproblem);
 a batch is split into chunks that a process pool of single-threaded workers
@@ -17,31 +18,28 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .parallel import THREAD_VARS, cpu_count, map_tasks  # noqa: F401 - THREAD_VARS, cpu_count re-exported
-from .systems import DoubleExchange
-
+from ..parallel import THREAD_VARS, cpu_count, map_tasks  # noqa: F401 - THREAD_VARS, cpu_count re-exported
+from ..systems import SystemBase, get
 
 def solve_chunk(args) -> np.ndarray:
-    """Worker task: E_MC (k,) of ``args = (params, spins (k, L, L, 3), precision)``, built and
-    diagonalized a few matrices at a time (bounded memory: 16 matrices of size 2L^2 at once).
+    """Worker task: E_MC (k,) of ``args = (system name, params, spins (k, L, L, 3), precision)``,
+    built and diagonalized a few matrices at a time (bounded memory: 16 matrices of size 2L^2 at once).
 
     Each configuration's label depends on it alone, not on which chunk carried it.
     """
-    params, spins, precision = args
-    system = DoubleExchange(**params)
+    name, params, spins, precision = args
+    system = get(name, **params)
     return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
                            for i in range(0, len(spins), 16)])
 
 
-def iter_energies(system: DoubleExchange, spins, *, precision: str = "double", workers: int | None = None,
+def iter_energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
                   chunk: int | None = None, executor=None):
     """Yield ``(start, E)`` for consecutive chunks of a batch, in order, as workers finish them.
 
     Same arguments as :func:`energies`; one ``parallel.map_tasks`` call serves the whole batch.
     """
-    from .systems import _checks
-
-    spins = _checks.lattice_spins(spins)
+    spins = system.validate(spins)
     if spins.ndim != 4:
         raise ValueError(f"a batch (B, L, L, 3) is needed, got {spins.shape}")
     total = len(spins)
@@ -49,7 +47,7 @@ def iter_energies(system: DoubleExchange, spins, *, precision: str = "double", w
     if chunk is None:
         chunk = int(min(64, max(1, np.ceil(total / (4 * workers)))))
     starts = range(0, total, chunk)
-    tasks = [(system.params(), spins[i:i + chunk], precision) for i in starts]
+    tasks = [(system.name, system.params(), spins[i:i + chunk], precision) for i in starts]
     ready, nxt = {}, 0
     for k, e in map_tasks(solve_chunk, tasks, executor=executor, workers=workers):
         ready[k] = e
@@ -58,7 +56,7 @@ def iter_energies(system: DoubleExchange, spins, *, precision: str = "double", w
             nxt += 1
 
 
-def energies(system: DoubleExchange, spins, *, precision: str = "double", workers: int | None = None,
+def energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
              chunk: int | None = None, progress: bool = False, executor=None,
              callback: Callable[[int, int], bool | None] | None = None) -> np.ndarray:
     """E_MC for a batch of configurations, shape (B,), float64.
