@@ -99,6 +99,10 @@ def cmd_mc(a) -> int:
     start = _start(a.start, a.L)
     cfgs = {m: MCConfig(method=m, L=a.L, sweeps=a.sweeps, burn_in=a.burn_in, local_steps=a.local_steps,
                         step=a.step, surrogate=a.surrogate if m == "slmc" else None) for m in methods}
+    if "slmc" in cfgs:  # a bad surrogate fails here, before any work
+        from ..mc import load_surrogate
+
+        load_surrogate(a.surrogate, a.L, system=cfgs["slmc"].model())
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
