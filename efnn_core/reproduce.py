@@ -16,7 +16,7 @@ from pathlib import Path
 from . import analysis, checkpoint, data, metrics, pretrained, timing
 from .nets import ARCHITECTURES
 from .solvers.ed import cpu_count
-from .systems import recipe
+from .systems import get, recipe
 
 DE_SETS = recipe("double_exchange").test_sets  # the paper's generalization sets, by L
 SIZES = tuple(DE_SETS)
@@ -39,23 +39,28 @@ def _parse(name: str, meta: dict) -> dict:
 
 def evaluate_models(*, quick: bool = False, progress=print) -> dict:
     """Metrics of every pretrained model: DE models at every L, 3-spin on their test sets."""
-    sets = {}
-    for L in SIZES:
-        spins, energies = data.load(DE_SETS[L])
-        sets[L] = (spins[:200], energies[:200]) if quick else (spins, energies)
-    spin_sets = {k: data.load(f"three_spin_{k}_test") for k in ("binary", "continuous")}
+    loaded = {}
+
+    def test_set(name):  # each test set loaded once, the first 200 configurations in quick mode
+        if name not in loaded:
+            spins, energies = data.load(name)
+            loaded[name] = (spins[:200], energies[:200]) if quick else (spins, energies)
+        return loaded[name]
+
     rows = []
     for name in pretrained.list():
         model, meta = pretrained.load(name)
         row = _parse(name, meta)
-        if row["system"] == "double_exchange":
-            sizes = SIZES if _any_size(model) else (10,)  # tiled effective models exist at L = 10 only
-            row["by_L"] = analysis.by_size(model, {L: sets[L] for L in sizes}, temperature=0.1)
+        rec = recipe(row["system"])
+        T = get(row["system"], **(meta.get("system_params") or {})).temperature
+        if rec.test_sets:  # a lattice system with test sets at several sizes
+            sizes = tuple(rec.test_sets) if _any_size(model) else (min(rec.test_sets),)  # tiled: one L only
+            row["by_L"] = analysis.by_size(model, {L: test_set(rec.test_sets[L]) for L in sizes}, temperature=T)
         else:
-            kind = row["system"].removeprefix("three_spin_")
-            row["test"] = metrics.evaluate(model, *spin_sets[kind])
+            row["test"] = metrics.evaluate(model, *test_set(rec.test_set), temperature=T)
         rows.append(row)
         progress(f"evaluated {name}")
+    sets = {L: test_set(DE_SETS[L]) for L in SIZES}
     labels = {L: data.manifest(DE_SETS[L])["labels"] for L in SIZES}
     return {"rows": rows, "labels": labels, "two_body": two_body_reference(sets)}
 
