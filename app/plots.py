@@ -51,7 +51,7 @@ def _marker_size(L: int) -> float:
 def _lattice_layout(fig: go.Figure, L: int, height: int, title: str | None = None) -> go.Figure:
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=44, b=10), title=title,  # top margin: room for the toolbar
-        dragmode="select", clickmode="event+select", showlegend=False,  # drag = box select, click = one site
+        dragmode=False, clickmode="event+select", showlegend=False,  # select mode would swallow clicks
         plot_bgcolor="rgba(0,0,0,0)", hovermode="closest", uirevision="lattice",
     )
     fig.update_xaxes(range=[-0.7, L - 0.3], showgrid=False, zeroline=False, visible=False, constrain="domain")
@@ -197,7 +197,7 @@ def chain_figure(spins: np.ndarray, *, kind: str = "binary", height: int = 480, 
             fig.add_shape(type="line", x0=x[i], y0=y[i], x1=x[j], y1=y[j], layer="below",
                           line=dict(color="rgba(120,120,120,0.15)", width=1))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=44, b=10), title=title,
-                      dragmode="select", clickmode="event+select", showlegend=False, plot_bgcolor="rgba(0,0,0,0)")
+                      dragmode=False, clickmode="event+select", showlegend=False, plot_bgcolor="rgba(0,0,0,0)")
     fig.update_xaxes(visible=False, range=[-1.3, 1.3], constrain="domain")
     fig.update_yaxes(visible=False, range=[-1.3, 1.3], scaleanchor="x", scaleratio=1)
     return fig

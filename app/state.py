@@ -164,6 +164,7 @@ def sync_url() -> None:
         qp.from_dict(want)
 
 
+
 def header(title: str, what: str, *, name: str) -> None:
     """Page ``name``'s title plus one or two sentences saying what the user is looking at (trusted text)."""
     page(name)
