@@ -75,6 +75,7 @@ class Manager:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
+        self._inflight = 0              # units the worker is advancing right now
 
     # -------------------------------------------------------------- commands (page thread)
     def add(self, specs: list[RunSpec], data: dict) -> None:
@@ -152,7 +153,7 @@ class Manager:
     @property
     def busy(self) -> bool:
         """Training is progressing (playing, or a queued step not yet done)."""
-        return self.active and (self.mode == "play" or bool(self._steps))
+        return self.active and (self.mode == "play" or bool(self._steps) or self._inflight > 0)
 
     # -------------------------------------------------------------- read side
     def snapshot(self) -> dict[str, dict]:
@@ -199,6 +200,7 @@ class Manager:
                 unit = None
                 if self._steps:
                     unit = self._steps.pop(0)
+                    self._inflight += 1
                 elif self.mode != "play" or not todo:
                     if time.time() - idle_since > 60:
                         self._thread = None
@@ -212,6 +214,7 @@ class Manager:
                         if r._gen is not None:
                             r._gen.close()
                         self.runs[name] = Run(r.spec)
+                    self._inflight -= 1
                 continue
             for r in todo:
                 try:
@@ -219,6 +222,9 @@ class Manager:
                 except Exception as err:  # noqa: BLE001 - reported on the page, never raised into Streamlit
                     with self._lock:
                         r.status, r.error, r.finished = "failed", f"{type(err).__name__}: {err}", True
+            if unit is not None:
+                with self._lock:
+                    self._inflight -= 1
 
     def _start(self, r: Run) -> None:
         from efnn_core import nets
