@@ -8,8 +8,9 @@ import streamlit as st
 from app import _presets, plots, spinstate, state
 
 
-def selected_sites(sel) -> list[int]:
-    """Indices of the selected markers of trace 0 (one point per site) in a plotly selection state."""
+def selected_sites(sel, L: int | None = None) -> list[int]:
+    """Row-major site indices of a plotly selection state: trace 0 has one point per site; on a lattice
+    (``L`` given) a point of another trace (an arrow head drawn over a site) counts for the nearest site."""
     try:
         points = sel.selection.points
     except AttributeError:
@@ -22,6 +23,10 @@ def selected_sites(sel) -> list[int]:
         idx = p.get("point_index", p.get("point_number"))
         if p.get("curve_number", 0) == 0 and idx is not None:
             out.append(int(idx))
+        elif L and p.get("x") is not None and p.get("y") is not None:
+            r, c = int(round(float(p["y"]))), int(round(float(p["x"])))
+            if 0 <= r < L and 0 <= c < L:
+                out.append(r * L + c)
     return sorted(set(out))
 
 
@@ -89,7 +94,7 @@ def figure(spins: np.ndarray, view: str, values: str, *, height: int = 480, high
     return plots.spin_lattice(spins, height=height, highlight=highlight)
 
 
-def clickable(fig, name: str, on_sites) -> None:
+def clickable(fig, name: str, on_sites, L: int | None = None) -> None:
     """A lattice whose clicks / box / lasso selections call ``on_sites(indices)`` (trace 0, row-major).
     The chart key changes after each applied edit, so the same site can be clicked again."""
     counter = f"_{name}_edits"
@@ -97,7 +102,7 @@ def clickable(fig, name: str, on_sites) -> None:
     key = f"{name}_{st.session_state[counter]}"
 
     def apply():
-        sites = selected_sites(st.session_state.get(key))
+        sites = selected_sites(st.session_state.get(key), L)
         if sites:
             on_sites(sites)
             st.session_state[counter] += 1

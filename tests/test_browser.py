@@ -265,17 +265,17 @@ def _curve_x(page):
 def test_pause_step_resume_reset_drive_a_training_run(server, page):
     goto(page, server, "train", "archs=efnn,dnn&C=1&layers=1&n=500&epochs=400&batch=100")
     settle(page)
-    page.locator(".st-key-tr_step_batch button").click()
+    page.locator(".st-key-tr_step_batch button").first.click()
     wait_for(lambda: _curve_x(page) and len(_curve_x(page)) == 2, 30)
     assert _curve_x(page) == [0.2, 0.2]  # one batch of five
-    page.locator(".st-key-tr_step_epoch button").click()
+    page.locator(".st-key-tr_step_epoch button").first.click()
     wait_for(lambda: _curve_x(page) == [1.0, 1.0], 30)
     time.sleep(1.0)
     assert "paused" in _table(page)
-    page.locator(".st-key-tr_play button").click()
+    page.locator(".st-key-tr_play button").first.click()
     wait_for(lambda: (_curve_x(page) or [0])[0] >= 3, 30)
     screenshot(page, "train")
-    page.locator(".st-key-tr_pause button").click()
+    page.locator(".st-key-tr_pause button").first.click()
     time.sleep(1.5)
     settle(page)
     x1 = _curve_x(page)
@@ -284,9 +284,9 @@ def test_pause_step_resume_reset_drive_a_training_run(server, page):
     assert _curve_x(page) == x1, "a paused run does not move"
     table = _table(page)
     assert all(f"{x:.1f}" in table for x in x1), (x1, table)  # the table's epochs are the curves' last points
-    page.locator(".st-key-tr_reset button").click()
+    page.locator(".st-key-tr_reset button").first.click()
     wait_for(lambda: "ready" in _table(page), 30)
-    page.locator(".st-key-tr_stop button").click()
+    page.locator(".st-key-tr_stop button").first.click()
     wait_for(lambda: "not started" in _table(page), 30)
     no_errors(page)
 

@@ -65,7 +65,7 @@ with left:
         ss.lab_last = [divmod(int(i), L) for i in indices] if info.view != "chain" else None
 
     lattice.clickable(lattice.figure(spins, info.view, info.values, height=480, highlight=ss.get("lab_last")),
-                      "lab_lattice", edit)
+                      "lab_lattice", edit, None if info.view == "chain" else L)
     st.caption("Click a site, or drag a box or lasso (toolbar) over many, to apply the tool. "
                + ("Colour: s_z (red up, blue down); arrows: the in-plane part." if info.view == "vector" else ""))
     b = st.columns(4)

@@ -26,7 +26,7 @@ with left:
         st.session_state.ov_before = analysis.ising_decomposition(spins)["exact"]
         cfg.add(f"f~{cfg.mask(indices)}")
 
-    lattice.clickable(lattice.figure(spins, "scalar", "", height=430), "ov_lattice", flip)
+    lattice.clickable(lattice.figure(spins, "scalar", "", height=430), "ov_lattice", flip, int(L))
     st.caption("Click a site to flip it; drag a box or lasso to flip many. Red ▲ = +1, blue ▼ = −1.")
     st.button(":material/undo: Undo", on_click=cfg.undo, disabled=not cfg.edits)
 res = analysis.ising_decomposition(spins)
