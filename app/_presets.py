@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from efnn_core.mc.moves import flip, normalise, random_rotation, rotate, rotation, set_direction  # noqa: F401
 from efnn_core.systems import angles_to_spins, uniform_sphere
 
 PRESETS = ("random", "ferromagnet", "neel", "spiral", "skyrmion", "domain_wall")
@@ -84,61 +85,25 @@ def ising(name: str, L: int, seed: int = 0, **kw) -> np.ndarray:
     return np.where(comp >= 0, 1.0, -1.0)
 
 
-def normalise(s: np.ndarray) -> np.ndarray:
-    """s / |s| along the last axis; zero vectors become +z."""
-    s = np.asarray(s, dtype=float)
-    n = np.linalg.norm(s, axis=-1, keepdims=True)
-    out = np.divide(s, n, out=np.zeros_like(s), where=n > 1e-12)
-    zero = (n[..., 0] <= 1e-12)
-    out[zero] = (0.0, 0.0, 1.0)
-    return out
 
 
-def rotation(axis=(0.0, 0.0, 1.0), angle: float = 0.0, *, improper: bool = False) -> np.ndarray:
-    """3x3 O(3) matrix: rotation by ``angle`` (radians) about ``axis``, times -1 if ``improper``."""
-    a = np.asarray(axis, dtype=float)
-    n = np.linalg.norm(a)
-    if not np.isfinite(n) or n == 0:
-        raise ValueError(f"rotation axis must be a non-zero finite vector, got {axis!r}")
-    x, y, z = a / n
-    K = np.array([[0, -z, y], [z, 0, -x], [-y, x, 0]])
-    R = np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K  # Rodrigues
-    return -R if improper else R
 
 
-def random_rotation(seed: int, *, improper: bool = False) -> np.ndarray:
-    """Haar-random SO(3) matrix (times -1 if ``improper``) from ``seed``."""
-    q, r = np.linalg.qr(np.random.default_rng(int(seed)).normal(size=(3, 3)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) < 0:
-        q[:, 0] = -q[:, 0]
-    return -q if improper else q
 
 
-def rotate(spins: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """Apply the same 3x3 matrix to every spin: (..., 3) -> (..., 3)."""
-    return np.asarray(spins, float) @ np.asarray(R, float).T
 
 
-def set_direction(spins: np.ndarray, sites, theta: float, phi: float) -> np.ndarray:
-    """Copy of ``spins`` (L, L, 3) with the (row, col) ``sites`` pointing along (theta, phi) in radians."""
-    out = np.array(spins, dtype=float, copy=True)
-    rows, cols = _sites(sites)
-    out[rows, cols] = angles_to_spins(theta, phi)
-    return out
 
 
-def flip(spins: np.ndarray, sites) -> np.ndarray:
-    """Copy of ``spins`` ((L, L, 3) or Ising (L, L)) with the (row, col) ``sites`` reversed."""
-    out = np.array(spins, dtype=float, copy=True)
-    rows, cols = _sites(sites)
-    out[rows, cols] = -out[rows, cols]
-    return out
 
 
-def _sites(sites):
-    arr = np.asarray(list(sites), dtype=int).reshape(-1, 2)
-    return arr[:, 0], arr[:, 1]
+
+
+
+
+
+
+
 
 
 CHAIN_PRESETS = ("random", "ferromagnet", "neel", "spiral", "domain_wall")

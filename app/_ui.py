@@ -21,7 +21,7 @@ import numpy as np
 import streamlit as st
 
 from efnn_core import data as datasets
-from efnn_core.systems import DoubleExchange, Ising2D, make
+from efnn_core.systems import DoubleExchange, Ising2D, get
 
 try:  # one BLAS thread: ED matrices here are small (2L^2 <= 1000 go to OpenBLAS), and on a busy
     # 2-core machine a multi-threaded zheevd of a 200x200 matrix takes 1 s instead of 3 ms
@@ -172,7 +172,7 @@ def spins_key(spins: np.ndarray) -> str:
 @st.cache_resource(show_spinner=False)
 def system_object(name: str, params: tuple = ()):
     """The physical system ``name`` (immutable; the 3-spin couplings are drawn once per server)."""
-    return make(name, **dict(params))
+    return get(name, **dict(params))
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)

@@ -14,7 +14,7 @@ with the speed-up of each over the baseline, all measured in this process.
 
     python benchmarks/ed.py            # ~2 minutes on 2 cores
     python benchmarks/ed.py --quick    # L = 10, 20 only
-    python benchmarks/ed.py --drivers  # per-driver single-thread table (efnn_core/_linalg.py)
+    python benchmarks/ed.py --drivers  # per-driver single-thread table (efnn_core/systems/_linalg.py)
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from efnn_core import ed
+from efnn_core.solvers import ed
 from efnn_core.systems import DoubleExchange
 
 # Enough configurations that starting the worker pool (~0.5 s) is amortized as in real
@@ -57,7 +57,7 @@ def drivers_table(sizes):
     import subprocess
     import sys
 
-    code = ("import time, numpy as np; from efnn_core import _linalg; from efnn_core.systems import DoubleExchange;"
+    code = ("import time, numpy as np; from efnn_core.systems import _linalg; from efnn_core.systems import DoubleExchange;"
             "L={L}; h=DoubleExchange().hamiltonian(DoubleExchange().sample(L,1,0)[0]);"
             "r={{}}\n"
             "for p in ('double','single'):\n"

@@ -2,7 +2,7 @@
 
 ED: eigenvalues of the 2L^2 x 2L^2 Hamiltonian (matrix assembly not timed, as in
 the authors' comparison), (a) plain ``numpy.linalg.eigvalsh`` and (b) the
-project's fastest driver ``efnn_core._linalg.eigvalsh(h, precision="double")``.
+project's fastest driver ``efnn_core.systems._linalg.eigvalsh(h, precision="double")``.
 EFNN: C = 3, n = 3, float32, ``torch.inference_mode()``, batch 1 (median of
 many calls, best of 5 rounds; eager, and ``nets.frozen`` = traced and frozen for
 that shape) and batched (per configuration).  All timings in this process.
@@ -23,7 +23,7 @@ import torch
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from efnn_core import _linalg
+from efnn_core.systems import _linalg
 from efnn_core.nets import build, frozen
 from efnn_core.systems import DoubleExchange
 

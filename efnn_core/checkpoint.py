@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .nets import ARCHITECTURES, FAMILIES
 
 __all__ = [
     "CheckpointError",
@@ -55,6 +56,7 @@ __all__ = [
     "load_bytes",
     "read_metadata",
     "dataset_fingerprint",
+    "architecture",
     "paths",
     "FORMAT",
     "SCHEMA_VERSION",
@@ -67,8 +69,6 @@ MAX_HEADER_BYTES = 1 << 20  # safetensors JSON header
 MAX_WEIGHT_BYTES = 1 << 30  # weights file (1 GiB)
 MAX_PARAMETERS = 50_000_000  # the paper's nets have < 10^4; this only stops absurd files
 MAX_TENSORS = 10_000
-ARCHS = ("efnn", "dnn", "resnet", "densenet")
-FAMILIES = ("lattice", "dense")
 # Sane ranges of the hyperparameters the nets contract names; any other integer
 # hyperparameter must lie in [-INT_LIMIT, INT_LIMIT].
 HP_LIMITS = {
@@ -292,6 +292,21 @@ def save(
     return meta
 
 
+def architecture(meta: dict) -> dict:
+    """What a checkpoint's model is, from its one stored configuration: ``{"arch", "family", **hparams}``.
+
+    Networks: ``model.config`` (``arch`` in ``nets.ARCHITECTURES``, ``family`` "lattice"/"dense",
+    their hyperparameters); effective models: arch and family ``"effective"`` plus ``model.params``.
+    """
+    model = meta.get("model") or {}
+    if meta.get("kind") == "effective":
+        return {"arch": "effective", "family": "effective", **(model.get("params") or {})}
+    cfg = dict(model.get("config") or {})
+    if "arch" not in cfg or "family" not in cfg:
+        raise CheckpointError("metadata: model.config has no arch/family; not an efnn_core network checkpoint")
+    return cfg
+
+
 # --------------------------------------------------------------------------- validation
 def _parse_meta(meta: bytes | str | dict) -> dict:
     if isinstance(meta, dict):
@@ -396,8 +411,8 @@ def _check_config(cfg: dict) -> None:
             f"metadata: model.config.family is {fam!r}; known families: {', '.join(FAMILIES)}"
         )
     arch = cfg.get("arch", cfg.get("architecture"))
-    if arch is not None and arch not in ARCHS:
-        raise CheckpointError(f"metadata: unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    if arch is not None and arch not in ARCHITECTURES:
+        raise CheckpointError(f"metadata: unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
     for k, v in cfg.items():
         if isinstance(v, bool) or v is None or isinstance(v, str):
             continue

@@ -27,33 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, ed
-from .systems import DoubleExchange, make
+from . import __version__
+from .solvers import ed
+from .systems import SYSTEMS, get
 
 GENERATOR_VERSION = 1
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-# The datasets shipped in data/: name -> recipe.  Train and test sets use
-# different seeds, so no configuration is shared between them.
-SHIPPED = {
-    "de_L10_train": dict(system="double_exchange", L=10, count=40000, seed=1010, precision="single"),
-    "de_L10_test": dict(system="double_exchange", L=10, count=2000, seed=2010, precision="double"),
-    "de_L20_test": dict(system="double_exchange", L=20, count=500, seed=2020, precision="double"),
-    "de_L30_test": dict(system="double_exchange", L=30, count=200, seed=2030, precision="double"),
-    "de_L40_test": dict(system="double_exchange", L=40, count=100, seed=2040, precision="double"),
-    "three_spin_binary_train": dict(system="three_spin_binary", part="train"),
-    "three_spin_binary_test": dict(system="three_spin_binary", part="test"),
-    "three_spin_continuous_train": dict(system="three_spin_continuous", part="train"),
-    "three_spin_continuous_test": dict(system="three_spin_continuous", part="test"),
-}
+# The datasets shipped in data/, from the systems' recipes: name -> arguments of generate().
+SHIPPED = {name: dict(system=sys_name, **args)
+           for sys_name, cls in SYSTEMS.items() for name, args in cls.recipe.datasets.items()}
 # The shipped (training set, test set) of each system: what `train`, the app and the
 # reproduction use unless told otherwise.
-DEFAULT_SETS = {
-    "double_exchange": ("de_L10_train", "de_L10_test"),
-    "three_spin_binary": ("three_spin_binary_train", "three_spin_binary_test"),
-    "three_spin_continuous": ("three_spin_continuous_train", "three_spin_continuous_test"),
-}
-THREE_SPIN_TRAIN = 16000  # the authors' 80/20 split of their 20000 samples
+DEFAULT_SETS = {n: (c.recipe.train_set, c.recipe.test_set) for n, c in SYSTEMS.items() if c.recipe.train_set}
 
 
 class DatasetError(ValueError):
@@ -84,11 +70,7 @@ def manifest(name: str, data_dir: str | Path | None = None) -> dict:
 
 def spins_for(m: dict) -> np.ndarray:
     """Regenerate the configurations a manifest describes (float64)."""
-    system = make(m["system"], **m["params"])
-    if m["system"] == "double_exchange":
-        return system.sample(m["L"], m["count"], np.random.default_rng(m["seed"]), m["sampler"])
-    samples = system.reference_samples()
-    return samples[:THREE_SPIN_TRAIN] if m["part"] == "train" else samples[THREE_SPIN_TRAIN:]
+    return get(m["system"], **m["params"]).dataset_spins(m)
 
 
 def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
@@ -104,22 +86,25 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
     if m.get("generator_version") != GENERATOR_VERSION:
         raise DatasetError(f"dataset {name!r} was made by generator version {m.get('generator_version')}, "
                            f"this library reads version {GENERATOR_VERSION}; regenerate it")
-    spins = spins_for(m)
-    if m["system"] == "double_exchange":
+    system = get(m["system"], **m["params"])
+    spins = None if m.get("spins_stored") else system.dataset_spins(m)
+    if system.recipe.stored_labels:
         try:
             with np.load(d / f"{name}.npz", allow_pickle=False) as z:
                 energies = z["energies"]
+                if spins is None:  # Monte Carlo configurations (efnn_core.mc.thermal) cannot be regenerated
+                    spins = z["spins"]
         except (OSError, KeyError, ValueError) as err:
             raise DatasetError(f"labels of {name!r} ({d / (name + '.npz')}) cannot be read: {err}") from None
     else:
-        energies = make(m["system"], **m["params"]).energy(spins)
+        energies = system.energy(spins)
     if verify:
         for what, arr in (("spins", spins), ("energies", energies)):
             if sha256(arr) != m[f"sha256_{what}"]:
                 raise DatasetError(f"dataset {name!r}: the {what} do not match the manifest's sha256 "
                                    f"(corrupt or edited file, or a different generator); regenerate with "
                                    f"`python -m efnn_core data generate --name {name}`")
-    return spins, energies
+    return np.asarray(spins, dtype=np.float64), energies
 
 
 def label_stats(energies: np.ndarray, sites: int) -> dict:
@@ -145,28 +130,30 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
     """
     out = Path(out_dir) if out_dir else DATA_DIR
     out.mkdir(parents=True, exist_ok=True)
-    model = make(system, **(params or {}))
+    model = get(system, **(params or {}))
     m = {"name": name, "system": system, "params": model.params(), "generator_version": GENERATOR_VERSION,
          "library_version": __version__}
     t0 = time.perf_counter()
-    if system == "double_exchange":
+    if part is not None:  # a fixed sample set of the model (the 3-spin authors' configurations)
+        if part not in ("train", "test"):
+            raise ValueError("3-spin datasets need part='train' or 'test' (the authors' 80/20 split)")
+        m.update(part=part, seed=model.seed, sampler="authors (legacy RandomState)", precision="double")
+    else:
         if L is None or count is None or seed is None:
-            raise ValueError("double exchange datasets need L, count and seed")
-        m.update(L=int(L), count=int(count), seed=int(seed), sampler=sampler, precision=precision)
-        spins = spins_for(m)
+            raise ValueError(f"{system} datasets need L, count and seed")
+        m.update(L=int(L), count=int(count), seed=int(seed))
+        if model.recipe.stored_labels:
+            m.update(sampler=sampler, precision=precision)
+    spins = model.dataset_spins(m)
+    m["count"] = len(spins)
+    if model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
         energies = _labels(model, spins, name, out, precision, workers, chunk, progress)
         if precision == "single":
             m["single_precision_error"] = _precision_error(model, spins, energies, workers)
         np.savez_compressed(out / f"{name}.npz", energies=energies)
-        sites = m["L"] ** 2
-    else:
-        if part not in ("train", "test"):
-            raise ValueError("3-spin datasets need part='train' or 'test' (the authors' 80/20 split)")
-        m.update(part=part, seed=model.seed, sampler="authors (legacy RandomState)", precision="double")
-        spins = spins_for(m)
+    else:  # cheap classical energies: recomputed and checked on every load
         energies = model.energy(spins)
-        m["count"] = len(spins)
-        sites = model.sites
+    sites = model.site_count(m.get("L"))
     m.update(sha256_spins=sha256(spins), sha256_energies=sha256(energies),
              labels=label_stats(energies, sites), generation_seconds=round(time.perf_counter() - t0, 2),
              hardware=_hardware())
@@ -175,7 +162,7 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
     return m
 
 
-def _labels(model: DoubleExchange, spins, name, out: Path, precision, workers, chunk, progress):
+def _labels(model, spins, name, out: Path, precision, workers, chunk, progress):
     """E_MC chunk by chunk, resuming from ``out/.partial/name`` (keyed by a recipe hash)."""
     key = sha256(spins)[:16] + precision
     part = out / ".partial" / name / key

@@ -38,13 +38,14 @@ __all__ = ["evaluate", "predict", "scores", "sites_of"]
 
 
 def sites_of(spins_shape) -> int:
-    """Number of sites of one configuration: L*L for (B, L, L, 3) lattices, n for (B, n) vectors."""
+    """Number of sites of one configuration of a batch: L*L for vector spins (B, L, L, 3) and
+    scalar lattice spins (B, L, L), n for (B, n) vectors."""
     shape = tuple(spins_shape)
-    if len(shape) == 4:
+    if len(shape) == 4 and shape[-1] == 3:
         return int(shape[1] * shape[2])
-    if len(shape) == 2:
-        return int(shape[1])
-    raise ValueError(f"spins must have shape (B, L, L, 3) or (B, n); got {shape}")
+    if len(shape) in (2, 3):
+        return int(np.prod(shape[1:]))
+    raise ValueError(f"spins must have shape (B, L, L, 3), (B, L, L) or (B, n); got {shape}")
 
 
 def _model_place(model) -> tuple[torch.device, torch.dtype]:

@@ -27,14 +27,13 @@ The authors trained far longer (1,000 DE epochs on 160k samples; 8,000-16,000
 
 from __future__ import annotations
 
-import argparse
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from .cli import register
+from .nets import ARCHITECTURES
 from .pretrained import PRETRAINED_DIR
 
 DE_EPOCHS = 40
@@ -42,7 +41,7 @@ SPIN_EPOCHS = 150
 SPIN_WIDTH = 120
 LBFGS_EPOCHS = 100  # continuous 3-spin finish: 100 x 10 full-batch L-BFGS iterations
 SPIN_WIDTHS = (30, 60, 120)  # binary 3-spin: the width sweep of Fig. 2(b)
-ARCHS = ("efnn", "dnn", "resnet", "densenet")
+ARCHS = tuple(ARCHITECTURES)
 
 
 def recipes() -> dict[str, list[str]]:
@@ -122,22 +121,3 @@ def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR
                     failed.append(name)
                 print(f"{status:6s} {name} in {time.time() - t0:.0f} s", flush=True)
     return 1 if failed else 0
-
-
-@register
-def add_pretrain(sub) -> None:
-    p = sub.add_parser("pretrain", help="train the shipped pretrained models from their recipes (resumable)",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("--list", action="store_true", help="print the recipes and exit")
-    p.add_argument("--only", help="only recipes whose name contains this text (comma-separated: any of them)")
-    p.add_argument("--jobs", type=int, default=1, help="models trained side by side (one core each)")
-
-    def cmd(a) -> int:
-        if a.list:
-            for name, args in recipes().items():
-                mark = "done" if _done(name, PRETRAINED_DIR) else "    "
-                print(f"{mark} {name:34s} python -m efnn_core {' '.join(args)} --out pretrained/{name}")
-            return 0
-        return run(a.only, a.jobs)
-
-    p.set_defaults(func=cmd)

@@ -8,19 +8,19 @@ PNG files next to the report (matplotlib).
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import platform
 from pathlib import Path
 
-import numpy as np
 
-from . import data, metrics, pretrained, timing
-from .cli import register
-from .ed import cpu_count
+from . import checkpoint, data, metrics, pretrained, timing
+from .nets import ARCHITECTURES
+from .solvers.ed import cpu_count
+from .systems import get, recipe
 
-SIZES = (10, 20, 30, 40)
-ARCH_ORDER = ("efnn", "dnn", "resnet", "densenet")
+DE_SETS = recipe("double_exchange").test_sets  # the paper's generalization sets, by L
+SIZES = tuple(DE_SETS)
+ARCH_ORDER = tuple(ARCHITECTURES)
 PAPER = {  # quoted from arXiv:2502.17665v2 and the authors' compare_time.csv (spec §3, §5)
     "fig2b": "EFNN relative error below 5e-3 for 2-3 layers and width >= 105",
     "fig2c": "best RMSE 4e-2 (3-layer EFNN, width 150)",
@@ -31,36 +31,37 @@ PAPER = {  # quoted from arXiv:2502.17665v2 and the authors' compare_time.csv (s
 
 
 def _parse(name: str, meta: dict) -> dict:
-    extra = meta.get("extra") or {}
-    hp = extra.get("hp") or {}
-    model = meta.get("model") or {}
-    cfg = model.get("config") or {}
-    return {"name": name, "system": meta.get("system"), "arch": extra.get("arch", cfg.get("arch", "effective")),
-            "layers": hp.get("layers", cfg.get("layers")), "channels": hp.get("channels", cfg.get("channels")),
-            "width": hp.get("width", cfg.get("width")), "params": model.get("num_parameters"),
-            "training": meta.get("training") or {}}
+    cfg = checkpoint.architecture(meta)
+    return {"name": name, "system": meta.get("system"), "arch": cfg["arch"], "layers": cfg.get("layers"),
+            "channels": cfg.get("channels"), "width": cfg.get("width"),
+            "params": (meta.get("model") or {}).get("num_parameters"), "training": meta.get("training") or {}}
 
 
 def evaluate_models(*, quick: bool = False, progress=print) -> dict:
     """Metrics of every pretrained model: DE models at every L, 3-spin on their test sets."""
-    sets = {}
-    for L in SIZES:
-        spins, energies = data.load(f"de_L{L}_test")
-        sets[L] = (spins[:200], energies[:200]) if quick else (spins, energies)
-    spin_sets = {k: data.load(f"three_spin_{k}_test") for k in ("binary", "continuous")}
+    loaded = {}
+
+    def test_set(name):  # each test set loaded once, the first 200 configurations in quick mode
+        if name not in loaded:
+            spins, energies = data.load(name)
+            loaded[name] = (spins[:200], energies[:200]) if quick else (spins, energies)
+        return loaded[name]
+
     rows = []
     for name in pretrained.list():
         model, meta = pretrained.load(name)
         row = _parse(name, meta)
-        if row["system"] == "double_exchange":
-            sizes = SIZES if _any_size(model) else (10,)  # tiled effective models exist at L = 10 only
-            row["by_L"] = {L: metrics.evaluate(model, *sets[L], temperature=0.1) for L in sizes}
+        rec = recipe(row["system"])
+        T = get(row["system"], **(meta.get("system_params") or {})).temperature
+        if rec.test_sets:  # a lattice system with test sets at several sizes
+            sizes = tuple(rec.test_sets) if _any_size(model) else (min(rec.test_sets),)  # tiled: one L only
+            row["by_L"] = {L: metrics.evaluate(model, *test_set(rec.test_sets[L]), temperature=T) for L in sizes}
         else:
-            kind = row["system"].removeprefix("three_spin_")
-            row["test"] = metrics.evaluate(model, *spin_sets[kind])
+            row["test"] = metrics.evaluate(model, *test_set(rec.test_set), temperature=T)
         rows.append(row)
         progress(f"evaluated {name}")
-    labels = {L: data.manifest(f"de_L{L}_test")["labels"] for L in SIZES}
+    sets = {L: test_set(DE_SETS[L]) for L in SIZES}
+    labels = {L: data.manifest(DE_SETS[L])["labels"] for L in SIZES}
     return {"rows": rows, "labels": labels, "two_body": two_body_reference(sets)}
 
 
@@ -87,7 +88,7 @@ def measure_timing(*, quick: bool = False, progress=print) -> list[dict]:
         model, _ = pretrained.load("de_efnn_c3_n3")
     out = []
     for L in SIZES[:2] if quick else SIZES:
-        spins, _ = data.load(f"de_L{L}_test")
+        spins, _ = data.load(DE_SETS[L])
         rep = 3 if L <= 20 else 1
         row = {"L": L, "ed_plain": timing.ed_seconds(L, "plain", repeats=rep),
                "ed_fast": timing.ed_seconds(L, "fast", repeats=rep)}
@@ -285,7 +286,7 @@ def write_report(res: dict, out: Path) -> Path:
               "Label spread of the test sets (what predicting the mean would give):", "",
               "| L | configs | mean E | std E | std / \\|mean\\| (the mean predictor's relative error) |", "|---|---|---|---|---|"]
     for L in SIZES:
-        lines.append(f"| {L} | {data.manifest(f'de_L{L}_test')['count']} | {lab[L]['mean']:.3f} | {lab[L]['std']:.3f} | "
+        lines.append(f"| {L} | {data.manifest(DE_SETS[L])['count']} | {lab[L]['mean']:.3f} | {lab[L]['std']:.3f} | "
                      f"{lab[L]['std'] / abs(lab[L]['mean']):.2e} |")
     lines += ["", "| model | " + " | ".join(f"rel. err L={L}" for L in SIZES) + " | per-site RMSE L=10 → 40 | R² L=10 → 40 |",
               "|---|" + "---|" * (len(SIZES) + 2)]
@@ -369,12 +370,3 @@ def run(out: Path = Path("docs"), quick: bool = False) -> Path:
     res = evaluate_models(quick=quick)
     res["timing"] = measure_timing(quick=quick)
     return write_report(res, out)
-
-
-@register
-def add_reproduce(sub) -> None:
-    p = sub.add_parser("reproduce", help="evaluate the pretrained models and write docs/RESULTS.md",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="docs", help="folder for RESULTS.md and its PNG plots (default docs/)")
-    p.add_argument("--quick", action="store_true", help="200 test configurations per L, timing at L <= 20")
-    p.set_defaults(func=lambda a: print(f"wrote {run(Path(a.out), a.quick)}") or 0)

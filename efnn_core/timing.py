@@ -4,7 +4,7 @@ All functions return median seconds per configuration over ``repeats`` runs
 after one warm-up run, measured in this process with ``time.perf_counter``.
 ED is timed without building the matrix (as the authors timed it), once
 with a plain ``numpy.linalg.eigvalsh`` and once with the project's fastest
-complex128 driver (``efnn_core._linalg``).
+complex128 driver (``efnn_core.systems._linalg``).
 
     >>> from efnn_core.timing import ed_seconds, model_seconds
     >>> ed_seconds(10, "plain", repeats=5)                 # ~3e-3 s on 2 cores
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from . import _linalg
+from .systems import _linalg
 from .systems import DoubleExchange
 
 

@@ -394,8 +394,7 @@ class Trainer:
         )
         Y = torch.as_tensor(np.asarray(energies) if not isinstance(energies, torch.Tensor) else energies)
         Y = Y.detach().cpu().to(torch.float64)
-        if X.ndim not in (2, 4) or (X.ndim == 4 and X.shape[-1] != 3):
-            raise ValueError(f"{what} spins must have shape (n, L, L, 3) or (n, sites); got {tuple(X.shape)}")
+        _metrics.sites_of(X.shape)  # (n, L, L, 3), (n, L, L) or (n, sites), else a ValueError
         if Y.shape != (len(X),):
             raise ValueError(f"{what} energies must have shape ({len(X)},); got {tuple(Y.shape)}")
         if len(X) == 0:

@@ -6,7 +6,8 @@ import shutil
 import numpy as np
 import pytest
 
-from efnn_core import data, ed
+from efnn_core import data
+from efnn_core.solvers import ed
 from efnn_core.systems import DoubleExchange
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from efnn_core import ed
+from efnn_core.solvers import ed
 from efnn_core.systems import DoubleExchange
 
 DE = DoubleExchange()

@@ -269,7 +269,7 @@ def test_lattice_intermediates(models, arch):
 
 
 @pytest.mark.parametrize("family,hp", [("lattice", dict(channels=2, layers=2, kernel=3)),
-                                       ("dense", dict(width=12, layers=2, sites=9))], ids=FAMILIES)
+                                       ("dense", dict(width=12, layers=2, sites=9))], ids=tuple(FAMILIES))
 @pytest.mark.parametrize("arch", ARCHS)
 def test_from_config_round_trip(arch, family, hp):
     m = build(arch, family, **hp)
@@ -287,7 +287,7 @@ def test_seed_makes_weights_reproducible():
 
 
 @pytest.mark.parametrize("bad,match", [
-    (torch.zeros(2, 10, 10), r"\(B, L, L, 3\)"),
+    (torch.zeros(2, 10, 10, 2), r"\(B, L, L, 3\)"),
     (torch.zeros(10, 10, 3), r"\(B, L, L, 3\)"),
     (torch.zeros(2, 10, 8, 3), r"\(B, L, L, 3\)"),
     (torch.full((2, 5, 5, 3), float("nan")), "NaN"),
@@ -372,3 +372,14 @@ def test_frozen_inference_matches_eager_and_checks_its_input(family, shape):
         for p in m.parameters():
             p.add_(0.1)
     assert torch.allclose(f(x), expected, rtol=1e-6, atol=1e-5)
+
+
+def test_lattice_nets_read_scalar_spins_as_z_vectors(models):
+    """Ising-like (B, L, L) spins are the vectors s * z-hat, and the energy is even under s -> -s."""
+    s = torch.randint(0, 2, (3, 6, 6)).double() * 2 - 1
+    vec = torch.zeros(3, 6, 6, 3, dtype=torch.float64)
+    vec[..., 2] = s
+    for m in models.values():
+        m = m.double()
+        torch.testing.assert_close(m(s), m(vec))
+        torch.testing.assert_close(m(-s), m(s))

@@ -507,7 +507,7 @@ def test_cli_init_continues_a_checkpoint_and_records_it(nets, tmp_path, capsys, 
                      "--epochs", "2", "--out", str(second), *common]) == 0
     capsys.readouterr()
     a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in "ab")
-    assert b["extra"] == a["extra"]  # architecture taken from the checkpoint
+    assert b["model"]["config"] == a["model"]["config"]  # architecture taken from the checkpoint
     t = b["training"]
     assert t["optimizer"] == "lbfgs" and t["lr"] == 1.0 and t["init"]["model"] == str(first)
     assert t["init"]["weights_sha256"] == a["weights_sha256"] and t["init"]["training"]["command"].startswith(

@@ -41,8 +41,6 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-DENSE_ARCHS = ("efnn", "dnn", "resnet", "densenet")
-
 
 @dataclass
 class DenseConfig:
@@ -55,8 +53,8 @@ class DenseConfig:
     family: str = "dense"  # for from_config dispatch
 
     def __post_init__(self):
-        if self.arch not in DENSE_ARCHS:
-            raise ValueError(f"arch must be one of {DENSE_ARCHS}, got {self.arch!r}")
+        if self.arch not in DENSE_CLASSES:
+            raise ValueError(f"arch must be one of {tuple(DENSE_CLASSES)}, got {self.arch!r}")
         for name in ("width", "layers", "sites"):
             v = getattr(self, name)
             if isinstance(v, bool) or int(v) != v or int(v) < 1:
@@ -198,7 +196,7 @@ def dense_parameter_count(arch: str, width: int, layers: int, sites: int = 15) -
         return first + (k - 1) * inner + (0 if n == m else (m + 1) * n)
     if arch == "densenet":
         return sum((m + i * n) * n + n + n * n + n for i in range(k))
-    raise ValueError(f"arch must be one of {DENSE_ARCHS}, got {arch!r}")
+    raise ValueError(f"arch must be one of {tuple(DENSE_CLASSES)}, got {arch!r}")
 
 
 def build_dense(config: DenseConfig) -> DenseNet:

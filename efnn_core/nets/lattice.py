@@ -64,8 +64,6 @@ from torch import nn
 
 from . import _ops
 
-LATTICE_ARCHS = ("efnn", "dnn", "resnet", "densenet")
-
 
 @dataclass
 class LatticeConfig:
@@ -78,8 +76,8 @@ class LatticeConfig:
     family: str = "lattice"  # for from_config dispatch
 
     def __post_init__(self):
-        if self.arch not in LATTICE_ARCHS:
-            raise ValueError(f"arch must be one of {LATTICE_ARCHS}, got {self.arch!r}")
+        if self.arch not in LATTICE_CLASSES:
+            raise ValueError(f"arch must be one of {tuple(LATTICE_CLASSES)}, got {self.arch!r}")
         for name in ("channels", "layers", "kernel"):
             v = getattr(self, name)
             if isinstance(v, bool) or int(v) != v or int(v) < 1:
@@ -114,9 +112,16 @@ class NonlinearLayer(nn.Module):
 
 
 def check_lattice_input(spins: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """Validate (B, L, L, 3) spins cheaply (shape, finiteness); returns them in ``dtype``."""
+    """Validate (B, L, L, 3) spins cheaply (shape, finiteness); returns them in ``dtype``.
+
+    Scalar spins (B, L, L) (the Ising model's +-1) are read as vectors s * z-hat,
+    (B, L, L, 3) with zero x and y components: the symmetrization then sees
+    products of the scalars, invariant under the global flip s -> -s.
+    """
     if not isinstance(spins, torch.Tensor):
         raise ValueError(f"spins must be a torch.Tensor of shape (B, L, L, 3), got {type(spins).__name__}")
+    if spins.ndim == 3 and spins.shape[1] == spins.shape[2]:
+        spins = torch.nn.functional.pad(spins.unsqueeze(-1), (2, 0))
     if spins.ndim != 4 or spins.shape[-1] != 3 or spins.shape[1] != spins.shape[2]:
         raise ValueError(f"spins must have shape (B, L, L, 3) (batch, square lattice, vector components "
                          f"last), got {tuple(spins.shape)}; add a batch axis with spins[None] for one "
@@ -299,7 +304,7 @@ def lattice_parameter_count(arch: str, channels: int, layers: int, kernel: int =
     if arch == "densenet":
         fs = sum(k2 * (j + 1) * c * c + c + k2 * c * c + c for j in range(n))
         return 2 * sym + fs + k2 * c * (n + 1) + 1
-    raise ValueError(f"arch must be one of {LATTICE_ARCHS}, got {arch!r}")
+    raise ValueError(f"arch must be one of {tuple(LATTICE_CLASSES)}, got {arch!r}")
 
 
 def build_lattice(config: LatticeConfig) -> LatticeNet:

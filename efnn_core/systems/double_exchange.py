@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _linalg
-from . import _checks
+from . import _checks, _linalg
+from .base import Recipe, SystemBase
 
 
 def hopping_pairs(L: int) -> tuple[np.ndarray, np.ndarray]:
@@ -72,7 +72,7 @@ def reference_spins(L: int, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class DoubleExchange:
+class DoubleExchange(SystemBase):
     """Double exchange model with the EFNN paper's parameters as defaults.
 
     Args:
@@ -101,9 +101,33 @@ class DoubleExchange:
         _checks.positive(self.T, "temperature T")
 
     name = "double_exchange"
+    recipe = Recipe(
+        label="Double exchange (quantum, ED)",
+        family="lattice",
+        datasets={  # train and test sets use different seeds: no configuration is shared
+            "de_L10_train": dict(L=10, count=40000, seed=1010, precision="single"),
+            "de_L10_test": dict(L=10, count=2000, seed=2010, precision="double"),
+            "de_L20_test": dict(L=20, count=500, seed=2020, precision="double"),
+            "de_L30_test": dict(L=30, count=200, seed=2030, precision="double"),
+            "de_L40_test": dict(L=40, count=100, seed=2040, precision="double"),
+        },
+        train_set="de_L10_train", test_set="de_L10_test",
+        test_sets={10: "de_L10_test", 20: "de_L20_test", 30: "de_L30_test", 40: "de_L40_test"},
+        stored_labels=True, dtype="float32", weight_decay=1e-5, sizes=(4, 10, 40), exact_max=40,
+        summary="Electrons hopping on an L x L torus, coupled to classical unit spins; the label is the "
+                "electrons' grand potential E_MC at temperature T, by exact diagonalization (O(L^6)).",
+    )
 
-    def params(self) -> dict:
-        return {"t": self.t, "J": self.J, "mu": self.mu, "T": self.T}
+    @property
+    def temperature(self) -> float:
+        return self.T
+
+    def spin_shape(self, size: int) -> tuple[int, int, int]:
+        return (int(size), int(size), 3)
+
+    def validate(self, spins) -> np.ndarray:
+        """Unit vectors (..., L, L, 3), L >= 3, as float64."""
+        return _checks.lattice_spins(spins)
 
     def hamiltonian(self, spins) -> np.ndarray:
         """The 2L^2 x 2L^2 Hermitian matrix of Eq. (2), mu included.
@@ -147,6 +171,10 @@ class DoubleExchange:
     def energy(self, spins, *, precision: str = "double"):
         """Monte Carlo energy E_MC in float64: a float for (L, L, 3), shape (B,) for (B, L, L, 3)."""
         return self.energy_from_eigenvalues(self.eigenvalues(spins, precision=precision))
+
+    def dataset_spins(self, manifest: dict) -> np.ndarray:
+        return self.sample(manifest["L"], manifest["count"], np.random.default_rng(manifest["seed"]),
+                           manifest.get("sampler", "uniform"))
 
     def sample(self, L: int, count: int, rng, sampler: str = "uniform") -> np.ndarray:
         """Random configurations, shape (count, L, L, 3).

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _checks
+from .base import Recipe, SystemBase
 
 
 @dataclass(frozen=True)
-class Ising2D:
+class Ising2D(SystemBase):
     """Nearest-neighbour Ising model with coupling J (ferromagnetic for J > 0).
 
     Example::
@@ -28,12 +29,26 @@ class Ising2D:
 
     J: float = 1.0
     name = "ising"
+    recipe = Recipe(
+        label="2D Ising (classical)",
+        family="lattice",  # the lattice networks read +-1 spins as s * z-hat (efnn_core.nets.lattice)
+        datasets={"ising_L10_train": dict(L=10, count=10000, seed=3010),
+                  "ising_L10_test": dict(L=10, count=2000, seed=4010)},
+        train_set="ising_L10_train", test_set="ising_L10_test",
+        dtype="float32", weight_decay=0.0, sizes=(4, 10, 64), exact_max=64,
+        summary="Classical +-1 spins with nearest-neighbour coupling J; one field-particle layer "
+                "computes its energy exactly (paper Fig. 1).",
+    )
 
     def __post_init__(self):
         _checks.finite(self.J, "J")
 
-    def params(self) -> dict:
-        return {"J": self.J}
+    def spin_shape(self, size: int) -> tuple[int, int]:
+        return (int(size), int(size))
+
+    def validate(self, spins) -> np.ndarray:
+        """+-1 spins (..., L, L), L >= 3, as float64."""
+        return _checks.ising_spins(spins)
 
     def effective_field(self, spins) -> np.ndarray:
         """phi_i = -(J/2) * (sum of the 4 neighbours of i), shape (..., L, L)."""

@@ -25,12 +25,13 @@ from itertools import combinations
 import numpy as np
 
 from . import _checks
+from .base import Recipe, SystemBase
 
 REFERENCE_SAMPLES = 20000
 
 
 @dataclass(frozen=True, eq=False)
-class ThreeSpin:
+class ThreeSpin(SystemBase):
     """3-spin model on ``sites`` sites; ``spins`` is ``"binary"`` or ``"continuous"``.
 
     Example::
@@ -59,10 +60,25 @@ class ThreeSpin:
     def name(self) -> str:
         return f"three_spin_{self.spins}"
 
+    @property
+    def recipe(self) -> Recipe:
+        return RECIPES[self.spins]
+
     def params(self) -> dict:
         return {"sites": self.sites, "seed": self.seed, "spins": self.spins}
 
-    def _validate(self, spins) -> np.ndarray:
+    def spin_shape(self, size: int | None = None) -> tuple[int]:
+        if size is not None and int(size) != self.sites:
+            raise ValueError(f"this 3-spin model has {self.sites} sites; size {size} is not available")
+        return (self.sites,)
+
+    def dataset_spins(self, manifest: dict) -> np.ndarray:
+        """The authors' samples: the first 80% for part "train", the last 20% for "test"."""
+        samples = self.reference_samples()
+        cut = REFERENCE_SAMPLES * 4 // 5
+        return samples[:cut] if manifest["part"] == "train" else samples[cut:]
+
+    def validate(self, spins) -> np.ndarray:
         s = _checks.as_float_array(spins, "spins")
         if s.ndim < 1 or s.shape[-1] != self.sites:
             raise ValueError(f"3-spin configurations must have shape (..., {self.sites}), got {s.shape}")
@@ -82,14 +98,18 @@ class ThreeSpin:
         that depends on the CPU's kernel, and the shipped labels are checked by
         sha256).
         """
-        s = self._validate(spins)
+        s = self.validate(spins)
         e = np.zeros(s.shape[:-1])
         for (i, j, k), coupling in zip(self.triples, self.couplings):
             e -= coupling * (s[..., i] * s[..., j] * s[..., k])
         return float(e) if e.ndim == 0 else e
 
-    def sample(self, count: int, rng) -> np.ndarray:
-        """``count`` i.i.d. configurations (count, sites): {0,1} fair coins or U[-1, 1]."""
+    def sample(self, size: int | None, count: int, rng) -> np.ndarray:
+        """``count`` i.i.d. configurations (count, sites): {0,1} fair coins or U[-1, 1].
+
+        ``size`` is the number of sites (None: this model's); the couplings fix it.
+        """
+        self.spin_shape(size)
         count = _checks.count(count)
         rng = np.random.default_rng(rng)
         if self.spins == "binary":
@@ -114,3 +134,37 @@ def _draw(sites: int, seed: int, kind: str):
     couplings = np.array([state.normal(1, 2) for _ in range(k)])
     samples = state.uniform(-1, 1, (REFERENCE_SAMPLES, sites))
     return lex, couplings, samples
+
+
+def _recipe(kind: str) -> Recipe:
+    what = "0/1" if kind == "binary" else "continuous [-1, 1]"
+    return Recipe(
+        label=f"3-spin, {kind} spins (15 sites)",
+        family="dense",
+        datasets={f"three_spin_{kind}_train": dict(part="train"), f"three_spin_{kind}_test": dict(part="test")},
+        train_set=f"three_spin_{kind}_train", test_set=f"three_spin_{kind}_test",
+        dtype="float64", weight_decay=1e-3, sizes=(15, 15, 15), exact_max=15, fixed_size=True,
+        summary=f"Infinite-range 3-body couplings J_ijk ~ N(1, 2) over all triples of 15 {what} spins "
+                "(paper Eq. 1).",
+    )
+
+
+RECIPES = {kind: _recipe(kind) for kind in ("binary", "continuous")}
+
+
+@dataclass(frozen=True, eq=False)
+class ThreeSpinBinary(ThreeSpin):
+    """The binary (s in {0, 1}) 3-spin model, registered as ``three_spin_binary``."""
+
+    spins: str = "binary"
+    name = "three_spin_binary"
+    recipe = RECIPES["binary"]
+
+
+@dataclass(frozen=True, eq=False)
+class ThreeSpinContinuous(ThreeSpin):
+    """The continuous (s in [-1, 1]) 3-spin model, registered as ``three_spin_continuous``."""
+
+    spins: str = "continuous"
+    name = "three_spin_continuous"
+    recipe = RECIPES["continuous"]

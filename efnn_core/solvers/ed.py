@@ -1,4 +1,4 @@
-"""Exact diagonalization of the double exchange model, batched over all cores.
+"""Exact diagonalization (the ``"ed"`` solver) of the double exchange model, batched over all cores.
 
 One configuration costs O(L^6) (a dense 2L^2 x 2L^2 Hermitian eigenproblem);
 a batch is split into chunks that a process pool of single-threaded workers
@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .systems import DoubleExchange
+from ..systems import SystemBase, get
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -35,21 +35,19 @@ def cpu_count() -> int:
 def _solve(args) -> np.ndarray:
     """Worker task: E_MC of a chunk, built and diagonalized a few matrices at a time
     (bounded memory: 16 matrices of size 2L^2 at once)."""
-    params, spins, precision = args
-    system = DoubleExchange(**params)
+    name, params, spins, precision = args
+    system = get(name, **params)
     return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
                            for i in range(0, len(spins), 16)])
 
 
-def iter_energies(system: DoubleExchange, spins, *, precision: str = "double", workers: int | None = None,
+def iter_energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
                   chunk: int | None = None):
     """Yield ``(start, E)`` for consecutive chunks of a batch, in order, as workers finish them.
 
     Same arguments as :func:`energies`; one process pool serves the whole batch.
     """
-    from .systems import _checks
-
-    spins = _checks.lattice_spins(spins)
+    spins = system.validate(spins)
     if spins.ndim != 4:
         raise ValueError(f"a batch (B, L, L, 3) is needed, got {spins.shape}")
     total = len(spins)
@@ -57,7 +55,7 @@ def iter_energies(system: DoubleExchange, spins, *, precision: str = "double", w
     if chunk is None:
         chunk = int(min(64, max(1, np.ceil(total / (4 * workers)))))
     starts = range(0, total, chunk)
-    tasks = ((system.params(), spins[i:i + chunk], precision) for i in starts)
+    tasks = ((system.name, system.params(), spins[i:i + chunk], precision) for i in starts)
     if workers == 1:
         for i, task in zip(starts, tasks):
             yield i, _solve(task)
@@ -76,7 +74,7 @@ def iter_energies(system: DoubleExchange, spins, *, precision: str = "double", w
         yield from zip(starts, pool.imap(_solve, tasks))
 
 
-def energies(system: DoubleExchange, spins, *, precision: str = "double", workers: int | None = None,
+def energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
              chunk: int | None = None, progress: bool = False,
              callback: Callable[[int, int], bool | None] | None = None) -> np.ndarray:
     """E_MC for a batch of configurations, shape (B,), float64.

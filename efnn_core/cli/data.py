@@ -1,18 +1,10 @@
-"""Command line: ``python -m efnn_core <command> ...`` (``--help`` on every command).
-
-Each command is a small function ``cmd_*`` over the library; ``main`` wires
-them into argparse.  Errors the user can fix (bad arguments, a missing or
-corrupt file) are printed as one line and exit with status 2.
-"""
+"""``python -m efnn_core data generate|list|verify``: labelled datasets."""
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 
 def cmd_data_generate(a) -> int:
-    from . import data
+    from .. import data
 
     if a.shipped:
         names = a.name.split(",") if a.name else None
@@ -25,7 +17,10 @@ def cmd_data_generate(a) -> int:
     else:
         if a.L is None:
             raise ValueError("--L is required (or use --shipped)")
-        name = a.name or f"de_L{a.L}_n{a.count}_s{a.seed}"
+        from ..systems import recipe
+
+        prefix = (recipe(a.system).train_set or a.system).split("_L")[0]  # de, ising, heisenberg
+        name = a.name or f"{prefix}_L{a.L}_n{a.count}_s{a.seed}"
         m = data.generate(name, system=a.system, L=a.L, count=a.count, seed=a.seed, sampler=a.sampler,
                           precision=a.precision, out_dir=a.out, workers=a.workers, chunk=a.chunk)
     print(f"wrote {m['name']}: {m['count']} configurations in {m['generation_seconds']} s; "
@@ -34,7 +29,7 @@ def cmd_data_generate(a) -> int:
 
 
 def cmd_data_list(a) -> int:
-    from . import data
+    from .. import data
 
     print(f"{'name':30s} {'system':24s} {'L':>3s} {'count':>6s} {'E/site mean':>12s} {'std':>9s}")
     for n in data.list(a.dir):
@@ -45,7 +40,7 @@ def cmd_data_list(a) -> int:
 
 
 def cmd_data_verify(a) -> int:
-    from . import data
+    from .. import data
 
     names = [a.name] if a.name else data.list(a.dir)
     for n in names:
@@ -54,16 +49,16 @@ def cmd_data_verify(a) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m efnn_core", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+def add(sub) -> None:
+    from ..systems import SYSTEMS
 
     d = sub.add_parser("data", help="generate, list and verify datasets")
     dsub = d.add_subparsers(dest="data_command", required=True)
     g = dsub.add_parser("generate", help="label configurations by exact diagonalization (resumable)",
                         description="Label random spin configurations with E_MC from exact diagonalization, "
                                     "on all cores, resumable after an interruption.")
-    g.add_argument("--system", default="double_exchange", choices=["double_exchange"])
+    g.add_argument("--system", default="double_exchange",
+                   choices=[n for n, c in SYSTEMS.items() if not c.recipe.fixed_size])
     g.add_argument("--L", type=int, help="lattice size")
     g.add_argument("--count", type=int, default=1000, help="number of configurations")
     g.add_argument("--seed", type=int, default=0, help="seed of the spin sampler")
@@ -71,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="uniform on the sphere, or the authors' theta~U[0,pi], phi=2 theta")
     g.add_argument("--precision", default="double", choices=["double", "single"],
                    help="single (complex64) is faster; its measured error goes into the manifest")
-    g.add_argument("--name", help="dataset name (default de_L{L}_n{count}_s{seed}); with --shipped a "
+    g.add_argument("--name", help="dataset name (default <prefix>_L{L}_n{count}_s{seed}, e.g. de_L10_n1000_s0); with --shipped a "
                                   "comma-separated subset of the shipped sets")
     g.add_argument("--shipped", action="store_true", help="(re)generate the datasets shipped in data/")
     g.add_argument("--out", help="output folder (default: the package's data/)")
@@ -85,30 +80,3 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("name", nargs="?", help="one dataset (default: all)")
     v.add_argument("--dir", help="data folder (default: data/)")
     v.set_defaults(func=cmd_data_verify)
-    for extra in _EXTRA_COMMANDS:
-        extra(sub)
-    return p
-
-
-_EXTRA_COMMANDS: list = []  # other modules' subcommands register here (see register())
-
-
-def register(add):
-    """Register ``add(subparsers)``, a function adding one command to the CLI."""
-    _EXTRA_COMMANDS.append(add)
-    return add
-
-
-def main(argv=None) -> int:
-    from . import _commands  # noqa: F401 - registers train/evaluate/reproduce/nnft commands
-
-    args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in checkpoints
-    try:
-        return args.func(args)
-    except (ValueError, FileNotFoundError, InterruptedError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; finished chunks are kept and a rerun resumes", file=sys.stderr)
-        return 130

@@ -1,0 +1,23 @@
+"""``python -m efnn_core pretrain``: train the shipped pretrained models from their recipes (resumable)."""
+
+from __future__ import annotations
+
+
+def add(sub) -> None:
+    p = sub.add_parser("pretrain", help="train the shipped pretrained models from their recipes (resumable)",
+                       description="Train the shipped pretrained models from their recipes (resumable).")
+    p.add_argument("--list", action="store_true", help="print the recipes and exit")
+    p.add_argument("--only", help="only recipes whose name contains this text (comma-separated: any of them)")
+    p.add_argument("--jobs", type=int, default=1, help="models trained side by side (one core each)")
+
+    def cmd(a) -> int:
+        from ..pretrain import PRETRAINED_DIR, _done, recipes, run
+
+        if a.list:
+            for name, args in recipes().items():
+                mark = "done" if _done(name, PRETRAINED_DIR) else "    "
+                print(f"{mark} {name:34s} python -m efnn_core {' '.join(args)} --out pretrained/{name}")
+            return 0
+        return run(a.only, a.jobs)
+
+    p.set_defaults(func=cmd)
