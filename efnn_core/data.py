@@ -120,13 +120,16 @@ def _hardware() -> str:
 def generate(name: str, *, system: str = "double_exchange", L: int | None = None, count: int | None = None,
              seed: int | None = None, sampler: str = "uniform", precision: str = "double",
              params: dict | None = None, part: str | None = None, out_dir: str | Path | None = None,
-             workers: int | None = None, chunk: int = 1000, progress: bool = True) -> dict:
+             workers: int | None = None, chunk: int = 1000, progress: bool = True, solver: str = "ed",
+             options: dict | None = None) -> dict:
     """Generate dataset ``name`` into ``out_dir`` (default ``data/``) and return its manifest.
 
     Resumable: labels are written chunk by chunk to ``out_dir/.partial/name/``
     and a rerun with the same arguments skips finished chunks.  With
     ``precision="single"`` the complex64 error on E_MC is measured against
-    complex128 on a subset and recorded in the manifest.
+    complex128 on a subset and recorded in the manifest.  ``solver`` other than
+    "ed" (e.g. "kpm" beyond ED's reach) labels by ``solvers.solve(..., solver,
+    **options)`` and records the solver, its options and its own error estimate.
     """
     out = Path(out_dir) if out_dir else DATA_DIR
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +149,11 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
             m.update(sampler=sampler, precision=precision)
     spins = model.dataset_spins(m)
     m["count"] = len(spins)
-    if model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
+    if model.recipe.stored_labels and solver != "ed":  # labels by an approximate solver, with its error
+        energies, errors = _solver_labels(model, spins, name, out, solver, options or {}, progress)
+        m.update(solver=solver, solver_options=options or {}, label_error=_label_error(energies, errors, model))
+        np.savez_compressed(out / f"{name}.npz", energies=energies, errors=errors)
+    elif model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
         energies = _labels(model, spins, name, out, precision, workers, chunk, progress)
         if precision == "single":
             m["single_precision_error"] = _precision_error(model, spins, energies, workers)
@@ -195,6 +202,33 @@ def _labels(model, spins, name, out: Path, precision, workers, chunk, progress):
     if bar is not None:
         bar.close()
     return np.concatenate([np.load(path(s), allow_pickle=False) for s in range(0, len(spins), chunk)])
+
+
+def _solver_labels(model, spins, name, out: Path, solver: str, options: dict, progress):
+    """(energies, error estimates), one configuration at a time, resuming from ``out/.partial/name``."""
+    from .solvers import solve
+
+    part = out / ".partial" / name / (sha256(spins)[:16] + solver + hashlib.sha256(
+        json.dumps(options, sort_keys=True).encode()).hexdigest()[:8])
+    part.mkdir(parents=True, exist_ok=True)
+    done = []
+    from tqdm.auto import tqdm
+
+    for k in tqdm(range(len(spins)), unit="config", desc=f"{name} ({solver})", disable=not progress):
+        f = part / f"{k:08d}.npy"
+        if not f.is_file():
+            r = solve(model, spins[k], solver, **options)
+            np.save(f.with_suffix(".tmp.npy"), np.array([r.energy, r.error]))
+            f.with_suffix(".tmp.npy").rename(f)  # atomic: a half-written label is never reused
+        done.append(np.load(f, allow_pickle=False))
+    return np.array([d[0] for d in done]), np.array([d[1] for d in done])
+
+
+def _label_error(energies, errors, model) -> dict:
+    """The labels' own error estimate (absolute, RMS over the set) in the manifest's units."""
+    rms = float(np.sqrt((errors ** 2).mean()))
+    return {"rms_abs": rms, "max_abs": float(errors.max()), "rms_rel": rms / float(abs(energies.mean())),
+            "rms_in_units_of_T": rms / model.T}
 
 
 def _precision_error(model, spins, energies, workers) -> dict:

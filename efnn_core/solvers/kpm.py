@@ -59,11 +59,11 @@ from ..systems import DoubleExchange
 from ..systems import _checks
 from . import _native
 
-__all__ = ["KPMResult", "energy", "spectral_bounds", "coefficients", "colouring", "DEFAULTS"]
+__all__ = ["KPMResult", "energy", "solver", "spectral_bounds", "coefficients", "colouring", "DEFAULTS"]
 
 # Chosen on measurements (benchmarks/solvers.py): relative error <= 1e-5 at L = 40
 # and >= 10x faster than numpy eigvalsh there.
-DEFAULTS = dict(moments=200, distance=8, sets=2)
+DEFAULTS = dict(moments=200, distance=10, sets=2)
 MAX_MOMENTS = 100_000
 MAX_VECTOR_BYTES = 2 ** 31  # one probe block is allocated at a time; this bounds n * block
 
@@ -243,6 +243,12 @@ def _check(system, spins, moments, distance, sets):
     return spins, moments, distance, sets
 
 
+def solver(system, spins, **options):
+    """The ``SOLVERS`` entry: ``(energy, error)`` of :func:`energy`."""
+    r = energy(system, spins, **options)
+    return r.energy, r.error
+
+
 def energy(system: DoubleExchange, spins, *, moments: int = DEFAULTS["moments"],
            distance: int = DEFAULTS["distance"], sets: int = DEFAULTS["sets"], seed: int = 0,
            workers: int | None = None, device: str = "auto", block: int | None = None) -> KPMResult:
@@ -274,11 +280,11 @@ def energy(system: DoubleExchange, spins, *, moments: int = DEFAULTS["moments"],
     n = 2 * L * L
     dev = _device(device)
     if block is None:
-        block = 2 * sets * ncol if dev is not None else max(2, min(64, int(2 ** 20 // (n * 16))))
+        block = 2 * sets * ncol if dev is not None else max(8, min(32, 4 * (2 ** 20 // (n * 16))))
     if n * block * 16 > MAX_VECTOR_BYTES:
         raise ValueError(f"probe block of {block} vectors at L={L} needs {n * block * 16 / 2**30:.1f} GiB; "
                          "pass a smaller block")
-    from ..ed import cpu_count
+    from .ed import cpu_count
 
     workers = cpu_count() if workers is None else _checks.count(workers, "workers")
     t0 = time.perf_counter()

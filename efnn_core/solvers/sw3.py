@@ -46,11 +46,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .. import _linalg
-from ..systems import DoubleExchange, _checks
+from ..systems import DoubleExchange, _checks, _linalg
 from ..systems.double_exchange import hopping_pairs
 
-__all__ = ["SWResult", "energy", "effective_hamiltonian", "ORDERS"]
+__all__ = ["SWResult", "energy", "solver", "effective_hamiltonian", "ORDERS"]
 
 ORDERS = (1, 2, 3)
 
@@ -144,6 +143,12 @@ def _one(system: DoubleExchange, spins: np.ndarray, order: int) -> tuple[float, 
         nxt += _band_energy(system, effective_hamiltonian(system, spins, order=order + 1, band=band), "single")
     err = abs(nxt - e) + (upper_bound if len(bands) == 1 else 0.0)
     return e, err
+
+
+def solver(system, spins, **options):
+    """The ``SOLVERS`` entry: ``(energy, error)`` of :func:`energy`."""
+    r = energy(system, spins, **options)
+    return r.energy, r.error
 
 
 def energy(system: DoubleExchange, spins, *, order: int = 3) -> SWResult:
