@@ -22,12 +22,14 @@ using mu_{2k} = 2<phi_k|phi_k> - mu_0 and mu_{2k+1} = 2<phi_{k+1}|phi_k> - mu_1)
   that two sites of one colour are at least ``distance`` apart along both axes
   (``distance`` = p; p | L gives the p x p pattern).  For colour c, spin
   component sigma and phase set s the probe is v = sum_{i in c} r_{s,i} |i, sigma>
-  with random unit phases r.  Summed over sigma this gives
+  with random signs r = +-1.  Summed over sigma this gives
   sum_{i,j in c} r_i* r_j Tr_sigma g_ij: the exact diagonal plus same-colour
   pairs at distance >= p, which decay like the finite-T density matrix and enter
   with random signs (zero mean, so the error of the total grows only like L,
   not L^2).  The same spatial phases are used for both spin components, so the
-  estimate is exactly invariant under global O(3) spin rotations.
+  estimate is exactly invariant under global SU(2) spin rotations; real signs
+  make it invariant under spin inversion s -> -s too (time reversal conjugates
+  Tr_sigma g_ij, which complex phases would feel), hence under all of O(3).
   ``distance=1`` is one colour: plain random-phase (Hutchinson) vectors.
 * **Error estimate** (absolute, RMS): ``sets`` >= 2 independent phase sets give
   for every colour a sample variance of its partial trace; summed over colours
@@ -319,7 +321,7 @@ def _one(system, spins, colours, ncol, moments, sets, seed, workers, dev, block)
     lo, hi = spectral_bounds(system, spins)
     c = coefficients(system, lo, hi, moments)
     rng = np.random.default_rng(seed)
-    phases = np.exp(2j * np.pi * rng.random((sets, L, L)))
+    phases = rng.choice(np.array([-1.0, 1.0]), (sets, L, L))  # real signs: see the module docstring
     cols = [(s, col, sigma) for s in range(sets) for col in range(ncol) for sigma in (0, 1)]
     if dev is None:
         stencil = _Stencil(system, spins, lo, hi)
