@@ -18,4 +18,5 @@ pages = [st.Page(HERE / "app_pages/overview.py", title="Overview: Ising as an EF
          st.Page(HERE / "app_pages/architecture.py", title="Architecture", icon=":material/account_tree:")]
 if (HERE / "app_pages/field_theory.py").exists():
     pages.append(st.Page(HERE / "app_pages/field_theory.py", title="Field theory on neurons", icon=":material/blur_on:"))
+pages.append(st.Page(HERE / "app_pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"))
 st.navigation(pages).run()

@@ -83,8 +83,8 @@ def tune_step(step: float, acceptance: float, target: float = 0.5) -> float:
     return float(min(4.0, max(0.02, step * math.exp(acceptance - target))))
 
 
-def sweep(state, system, T: float, tune: bool, target: float = 0.5):
-    """One ED-Metropolis sweep (L^2 proposals) of ``state`` (a ``chains.ChainState``), in place.
+def sweep(state, system, T: float, tune: bool, target: float = 0.5, proposals: int | None = None):
+    """One ED-Metropolis sweep (L^2 proposals, or ``proposals``) of ``state`` (a ``chains.ChainState``), in place.
 
     Returns the number of accepted proposals.  Random draws come from the
     state's own generator, in a fixed order, so a resumed chain repeats exactly.
@@ -92,9 +92,9 @@ def sweep(state, system, T: float, tune: bool, target: float = 0.5):
     rng = state.rng
     spins = state.spins
     flat = spins.reshape(-1, 3)
-    n = len(flat)
+    n = proposals or len(flat)
     exact = exact_energy(system, spins)
-    sites = rng.integers(0, n, n)
+    sites = rng.integers(0, len(flat), n)
     noise = rng.standard_normal((n, 3)) * state.step
     uniforms = rng.random(n)
     e, accepted = state.energy, 0

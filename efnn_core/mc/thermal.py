@@ -76,7 +76,7 @@ def generate(splits: dict, *, L: int, chains: int, per_chain: int, thin: int, bu
 if __name__ == "__main__":  # python -m efnn_core.mc.thermal  (the shipped thermal sets; resumable)
     import sys
 
-    which = sys.argv[1:] or ["10", "20"]
+    which = sys.argv[1:] or ["10", "20", "10large"]
     if "10" in which:
         for m in generate({"de_thermal_L10_train": list(range(8)), "de_thermal_L10_test": [8, 9]},
                           L=10, chains=10, per_chain=600, thin=3, burn_in=40, seed=1210,
@@ -85,4 +85,9 @@ if __name__ == "__main__":  # python -m efnn_core.mc.thermal  (the shipped therm
     if "20" in which:
         for m in generate({"de_thermal_L20_test": [0, 1, 2, 3]}, L=20, chains=4, per_chain=80, thin=3,
                           burn_in=60, seed=1220, surrogate="de_effective_translation_mc", progress=lambda d, t, s: print(f"L=20 {d}/{t}", flush=True)):
+            print(m["name"], m["count"], m["labels"]["mean_per_site"], flush=True)
+    if "10large" in which:  # a larger training set (independent chains, other seed) for the networks
+        for m in generate({"de_thermal_L10_train_large": list(range(20))}, L=10, chains=20, per_chain=600, thin=2,
+                          burn_in=40, seed=1211, surrogate="de_effective_translation_mc",
+                          progress=lambda d, t, s: print(f"L=10 large {d}/{t}", flush=True)):
             print(m["name"], m["count"], m["labels"]["mean_per_site"], flush=True)

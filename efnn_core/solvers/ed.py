@@ -1,4 +1,5 @@
-"""Exact diagonalization (the ``"ed"`` solver) of the double exchange model, batched over all cores.
+"""Exact diagonalization (the ``"ed"`` solver) of the double exchange model, batched over all cores
+or any ``concurrent.futures.Executor`` (``efnn_core.parallel``).
 
 One configuration costs O(L^6) (a dense 2L^2 x 2L^2 Hermitian eigenproblem);
 a batch is split into chunks that a process pool of single-threaded workers
@@ -13,28 +14,19 @@ per matrix (tridiagonalization does not thread well).
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
 from collections.abc import Callable
 
 import numpy as np
 
+from ..parallel import THREAD_VARS, cpu_count, map_tasks  # noqa: F401 - THREAD_VARS, cpu_count re-exported
 from ..systems import SystemBase, get
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+def solve_chunk(args) -> np.ndarray:
+    """Worker task: E_MC (k,) of ``args = (system name, params, spins (k, L, L, 3), precision)``,
+    built and diagonalized a few matrices at a time (bounded memory: 16 matrices of size 2L^2 at once).
 
-
-def cpu_count() -> int:
-    """Cores this process may use (respects affinity masks and cgroups pinning)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
-
-
-def _solve(args) -> np.ndarray:
-    """Worker task: E_MC of a chunk, built and diagonalized a few matrices at a time
-    (bounded memory: 16 matrices of size 2L^2 at once)."""
+    Each configuration's label depends on it alone, not on which chunk carried it.
+    """
     name, params, spins, precision = args
     system = get(name, **params)
     return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
@@ -42,10 +34,10 @@ def _solve(args) -> np.ndarray:
 
 
 def iter_energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
-                  chunk: int | None = None):
+                  chunk: int | None = None, executor=None):
     """Yield ``(start, E)`` for consecutive chunks of a batch, in order, as workers finish them.
 
-    Same arguments as :func:`energies`; one process pool serves the whole batch.
+    Same arguments as :func:`energies`; one ``parallel.map_tasks`` call serves the whole batch.
     """
     spins = system.validate(spins)
     if spins.ndim != 4:
@@ -55,27 +47,17 @@ def iter_energies(system: SystemBase, spins, *, precision: str = "double", worke
     if chunk is None:
         chunk = int(min(64, max(1, np.ceil(total / (4 * workers)))))
     starts = range(0, total, chunk)
-    tasks = ((system.name, system.params(), spins[i:i + chunk], precision) for i in starts)
-    if workers == 1:
-        for i, task in zip(starts, tasks):
-            yield i, _solve(task)
-        return
-    saved = {v: os.environ.get(v) for v in THREAD_VARS}
-    os.environ.update({v: "1" for v in THREAD_VARS})  # one BLAS thread per worker process
-    try:
-        pool = mp.get_context("spawn").Pool(workers)
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
-    with pool:
-        yield from zip(starts, pool.imap(_solve, tasks))
+    tasks = [(system.name, system.params(), spins[i:i + chunk], precision) for i in starts]
+    ready, nxt = {}, 0
+    for k, e in map_tasks(solve_chunk, tasks, executor=executor, workers=workers):
+        ready[k] = e
+        while nxt in ready:  # in order: hold early finishers until their predecessors land
+            yield starts[nxt], ready.pop(nxt)
+            nxt += 1
 
 
 def energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
-             chunk: int | None = None, progress: bool = False,
+             chunk: int | None = None, progress: bool = False, executor=None,
              callback: Callable[[int, int], bool | None] | None = None) -> np.ndarray:
     """E_MC for a batch of configurations, shape (B,), float64.
 
@@ -87,6 +69,8 @@ def energies(system: SystemBase, spins, *, precision: str = "double", workers: i
             manifest records the measured error).
         workers: processes; default all cores, 1 runs in this process.
         chunk: configurations per task (default: about 4 tasks per worker, at most 64).
+        executor: any ``concurrent.futures.Executor`` (see ``efnn_core.parallel``);
+            default the local pool of ``workers`` processes.
         progress: draw a tqdm bar on stderr.
         callback: called as callback(done, total) after each chunk; returning
             False stops the work and raises ``InterruptedError``.
@@ -100,7 +84,8 @@ def energies(system: SystemBase, spins, *, precision: str = "double", workers: i
         bar = tqdm(total=total, unit="config", desc="ED")
     done = 0
     try:
-        for start, e in iter_energies(system, spins, precision=precision, workers=workers, chunk=chunk):
+        for start, e in iter_energies(system, spins, precision=precision, workers=workers, chunk=chunk,
+                                      executor=executor):
             out[start:start + len(e)] = e
             done += len(e)
             if bar is not None:
