@@ -34,7 +34,7 @@ from . import metrics, timing
 from .solvers import solve
 from .systems import DoubleExchange, _checks
 
-__all__ = ["Point", "frontier", "KPM_POINTS", "REFERENCE_KPM"]
+__all__ = ["Point", "frontier", "pareto", "summary", "KPM_POINTS", "REFERENCE_KPM"]
 
 KPM_POINTS = ((100, 5), (150, 8), (200, 10), (250, 12))  # (moments, colour distance)
 REFERENCE_KPM = dict(moments=300, distance=16, sets=2)  # beyond ED: error ~1e-7 relative
@@ -148,3 +148,29 @@ def _model_seconds(model, spins) -> float:
     if isinstance(model, torch.nn.Module):
         return timing.model_seconds(model, spins, batch=1, repeats=10)
     return timing.median_seconds(lambda: metrics.predict(model, spins[:1]), repeats=5)
+
+
+def pareto(points: list[Point]) -> list[Point]:
+    """The points no other point beats on both time and error, fastest first."""
+    pts = sorted(points, key=lambda p: (p.seconds, p.rel_error))
+    front, best = [], float("inf")
+    for p in pts:
+        if p.rel_error < best:
+            front.append(p)
+            best = p.rel_error
+    return front
+
+
+def summary(points: list[Point], L: int) -> str:
+    """One sentence on which method wins where: the Pareto front from fast to accurate."""
+    def fmt(p):
+        err = "exact" if p.rel_error == 0 else f"{p.rel_error:.1e}"
+        return f"{p.name} ({p.seconds:.2g} s, {err})"
+
+    front = pareto(points)
+    text = f"At L = {L} the frontier, from fastest to most accurate, is " + " → ".join(fmt(p) for p in front) + "."
+    ref = points[0]
+    if ref.kind == "reference":
+        text += (f" Errors are against {ref.name}, itself good to ~{ref.estimate:.0e} (relative), so smaller "
+                 "errors cannot be resolved.")
+    return text

@@ -234,3 +234,67 @@ def test_bad_spins_and_systems_raise_value_error(method):
 def test_sw_refuses_a_gapless_model():
     with pytest.raises(ValueError, match="J > 8"):
         sw3.energy(DoubleExchange(J=6.0), DE.sample(4, 1, 0)[0])
+
+
+# ---------------------------------------------------------------- datasets, frontier, page
+
+
+def test_solver_labelled_dataset_records_its_error_and_loads(tmp_path):
+    from efnn_core import data
+
+    opts = dict(moments=200, distance=3)
+    m = data.generate("de_kpm_tiny", L=6, count=3, seed=5, solver="kpm", options=opts, out_dir=tmp_path,
+                      progress=False)
+    assert m["solver"] == "kpm" and m["solver_options"] == opts
+    spins, energies = data.load("de_kpm_tiny", tmp_path)
+    exact = DE.energy(spins)
+    rms = np.sqrt(np.mean((energies - exact) ** 2))
+    assert 0 < m["label_error"]["rms_abs"] and rms < 4 * m["label_error"]["rms_abs"]
+    with np.load(tmp_path / "de_kpm_tiny.npz") as z:
+        assert z["errors"].shape == (3,)
+
+
+def test_frontier_measures_every_method_on_the_same_configurations():
+    from efnn_core.frontier import frontier, pareto, summary
+    from efnn_core.nets.effective import EffectiveModel
+
+    X = DE.sample(6, 40, 11)
+    model = EffectiveModel("translation", max_range=1, window=1).fit(X, DE.energy(X))
+    pts = frontier(6, count=2, models={"bond model": model}, sw_orders=(3,), kpm_points=((150, 3),))
+    names = [p.name for p in pts]
+    assert names == ["ED (numpy eigvalsh)", "ED (fastest driver)", "SW order 3", "KPM M=150 p=3", "bond model"]
+    assert pts[1].rel_error < 1e-12 and all(p.seconds > 0 for p in pts)
+    assert 0 < pts[2].rel_error < 3e-3 and pts[-1].estimate is None
+    front = pareto(pts)
+    assert front[-1].rel_error == 0.0 and [p.seconds for p in front] == sorted(p.seconds for p in front)
+    assert "At L = 6 the frontier" in summary(pts, 6)
+    with pytest.raises(ValueError, match="at most 64"):
+        frontier(6, count=65)
+
+
+def test_frontier_beyond_ed_uses_a_kpm_reference():
+    from efnn_core.frontier import frontier
+
+    pts = frontier(8, count=1, ed_max_L=6, sw_orders=(), kpm_points=((150, 4),))
+    assert pts[0].kind == "reference" and 0 < pts[0].estimate < 1e-5
+    assert pts[1].rel_error < 1e-3
+
+
+@pytest.mark.slow
+def test_methods_page_measures_and_plots():
+    AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+    from pathlib import Path
+
+    app = Path(__file__).resolve().parent.parent / "app" / "streamlit_app.py"
+    at = AppTest.from_file(str(app), default_timeout=120).run()
+    at.switch_page("app_pages/methods.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.select_slider(key="methods_L").set_value(10)
+    at.number_input(key="methods_count").set_value(1)
+    at.multiselect(key="methods_models").set_value(["de_efnn_c3_n3"])
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    text = " ".join(m.value for m in at.markdown)
+    assert "At L = 10 the frontier" in text
+    assert len(at.dataframe) == 1 and "de_efnn_c3_n3" in set(at.dataframe[0].value["name"])
