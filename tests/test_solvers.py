@@ -298,3 +298,15 @@ def test_methods_page_measures_and_plots():
     text = " ".join(m.value for m in at.markdown)
     assert "At L = 10 the frontier" in text
     assert len(at.dataframe) == 1 and "de_efnn_c3_n3" in set(at.dataframe[0].value["name"])
+
+
+def test_kpm_torch_path_equals_numpy_path():
+    """The GPU code path (torch tensors), run here on the CPU, gives the numpy path's moments."""
+    import torch
+
+    spins = DE.sample(6, 1, 12)[0]
+    colours, ncol = kpm.colouring(6, 3)
+    args = (DE, spins, colours, ncol, 120, 2, 0, 1)
+    on_torch = kpm._one(*args, torch.device("cpu"), 16)
+    on_numpy = kpm._one(*args, None, 16)
+    np.testing.assert_allclose(on_torch, on_numpy, rtol=1e-10, atol=1e-12)
