@@ -31,6 +31,8 @@ import contextlib
 import multiprocessing as mp
 import os
 import re
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -98,6 +100,43 @@ def _kill(pool: cf.ProcessPoolExecutor) -> None:
             p.terminate()
     for p in procs:
         p.join(5)
+
+
+_one_lock = threading.Lock()
+_one_depth = 0
+_one_saved = None
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Inside the block, BLAS/LAPACK (OpenBLAS, MKL, OpenMP via threadpoolctl) and torch run one thread.
+
+    A multi-threaded LAPACK call may sum in another order and differ in the
+    last bits, so this is what makes an ED label the same bytes in this
+    process, in a pool worker and on a Dask worker.  Re-entrant and shared by
+    threads: the first to enter sets the limit, the last to leave restores it.
+    Only libraries already loaded are limited: import the solver's modules first.
+    """
+    global _one_depth, _one_saved
+    with _one_lock:
+        if _one_depth == 0:
+            from threadpoolctl import threadpool_limits
+
+            torch = sys.modules.get("torch")
+            _one_saved = (threadpool_limits(1), torch, torch.get_num_threads() if torch else None)
+            if torch:
+                torch.set_num_threads(1)
+        _one_depth += 1
+    try:
+        yield
+    finally:
+        with _one_lock:
+            _one_depth -= 1
+            if _one_depth == 0:
+                limits, torch, threads = _one_saved
+                limits.restore_original_limits()
+                if torch:
+                    torch.set_num_threads(threads)
 
 
 def map_tasks(fn: Callable[[Any], Any], tasks: Iterable, *, executor: cf.Executor | None = None,
@@ -245,7 +284,7 @@ def executor_from(address: str | None = None, *, timeout: float = CONNECT_TIMEOU
         if address.startswith("local:"):
             n = int(address.removeprefix("local:"))
             cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None))
+                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None))
             client = stack.enter_context(distributed.Client(cluster, timeout=timeout))
         else:
             try:

@@ -148,6 +148,8 @@ def run_job(job: dict) -> dict:
 
     Never raises for a failed training: the row says ``status = "failed"`` and why.
     """
+    import torch
+
     from . import checkpoint, data
     from .cli import main
     from .metrics import evaluate
@@ -160,8 +162,12 @@ def run_job(job: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="efnn-sweep-") as tmp:
         stem = Path(tmp) / job["job"]
         log = io.StringIO()
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            code = main(["train", *_argv(opts), "--threads", "1", "--quiet", "--out", str(stem)])
+        threads = torch.get_num_threads()  # `train --threads 1` sets it process-wide: put it back
+        try:
+            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+                code = main(["train", *_argv(opts), "--threads", "1", "--quiet", "--out", str(stem)])
+        finally:
+            torch.set_num_threads(threads)
         if code != 0:
             tail = [ln for ln in log.getvalue().splitlines() if ln.strip()][-1:] or [f"exit {code}"]
             return {**row, "status": "failed", "error": tail[0][:300], "seconds": time.perf_counter() - t0}

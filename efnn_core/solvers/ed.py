@@ -14,12 +14,14 @@ per matrix (tridiagonalization does not thread well).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 import numpy as np
 
-from ..parallel import THREAD_VARS, cpu_count, map_tasks  # noqa: F401 - THREAD_VARS, cpu_count re-exported
+from ..parallel import THREAD_VARS, cpu_count, map_tasks, one_thread  # noqa: F401 - THREAD_VARS, cpu_count re-exported
 from ..systems import SystemBase, get
+from ..systems._linalg import fastest_driver
 
 def solve_chunk(args) -> np.ndarray:
     """Worker task: E_MC (k,) of ``args = (system name, params, spins (k, L, L, 3), precision)``,
@@ -29,8 +31,12 @@ def solve_chunk(args) -> np.ndarray:
     """
     name, params, spins, precision = args
     system = get(name, **params)
-    return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
-                           for i in range(0, len(spins), 16)])
+    if spins.ndim == 4:  # load the LAPACK this size uses before pinning threads (see parallel.one_thread)
+        driver = fastest_driver(2 * spins.shape[1] * spins.shape[2], precision)
+        importlib.import_module({"torch": "torch", "scipy-evd": "scipy.linalg"}.get(driver, "numpy"))
+    with one_thread():  # the same bits in this process, a pool worker or a Dask worker
+        return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
+                               for i in range(0, len(spins), 16)])
 
 
 def iter_energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
