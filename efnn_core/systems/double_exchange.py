@@ -98,7 +98,7 @@ class DoubleExchange(SystemBase):
         _checks.finite(self.t, "t")
         _checks.finite(self.J, "J")
         _checks.finite(self.mu, "mu")
-        _checks.positive(self.T, "temperature T")
+        _checks.positive(self.T, "temperature T", lo=_checks.MIN_T)
 
     name = "double_exchange"
     recipe = Recipe(
@@ -144,10 +144,15 @@ class DoubleExchange(SystemBase):
         Returns:
             complex128 array (..., 2L^2, 2L^2).
         """
-        s = _checks.lattice_spins(spins)
+        s = _checks.lattice_spins(spins, max_L=_checks.ED_MAX_L)
         L = s.shape[-2]
         n = L * L
         batch = s.shape[:-3]
+        nbytes = 16 * (2 * n) ** 2 * int(np.prod(batch, dtype=np.int64))
+        if batch and nbytes > max(_checks.ED_BATCH_BYTES, 16 * (2 * n) ** 2):
+            raise ValueError(f"{int(np.prod(batch))} Hamiltonians at L={L} would take {nbytes / 2**30:.2f} GiB "
+                             f"at once (at most {_checks.ED_BATCH_BYTES / 2**20:.0f} MiB); energy() and "
+                             "eigenvalues() work in bounded batches")
         flat = s.reshape(*batch, n, 3)
         h = np.zeros((*batch, 2 * n, 2 * n), dtype=np.complex128)
         i, j = hopping_pairs(L)
@@ -163,8 +168,21 @@ class DoubleExchange(SystemBase):
         return h
 
     def eigenvalues(self, spins, *, precision: str = "double") -> np.ndarray:
-        """Ascending single-particle energies E_n, shape (..., 2L^2), float64."""
-        return _linalg.eigvalsh(self.hamiltonian(spins), precision=precision)
+        """Ascending single-particle energies E_n, shape (..., 2L^2), float64.
+
+        The Hamiltonians are built and diagonalized a bounded batch at a time
+        (``_checks.ED_BATCH_BYTES``, at least one matrix), and L <= ``_checks.ED_MAX_L``.
+        """
+        s = _checks.lattice_spins(spins, max_L=_checks.ED_MAX_L)
+        if s.ndim == 3:
+            return _linalg.eigvalsh(self.hamiltonian(s), precision=precision)
+        L = s.shape[-2]
+        flat = s.reshape(-1, L, L, 3)
+        step = max(1, _checks.ED_BATCH_BYTES // (16 * (2 * L * L) ** 2))
+        out = np.empty((len(flat), 2 * L * L))
+        for i in range(0, len(flat), step):
+            out[i:i + step] = _linalg.eigvalsh(self.hamiltonian(flat[i:i + step]), precision=precision)
+        return out.reshape(*s.shape[:-3], 2 * L * L)
 
     def energy_from_eigenvalues(self, eigenvalues) -> np.ndarray | float:
         """E_MC = -T sum_n log(1 + e^{-E_n/T}), evaluated as -T logaddexp(0, -E_n/T)."""
@@ -190,8 +208,8 @@ class DoubleExchange(SystemBase):
         -0.512 for uniform spins at L = 10; use it to compare with their numbers.
         """
         L = _checks.lattice_size(L)
-        count = _checks.count(count)
-        rng = np.random.default_rng(rng)
+        count = _checks.sample_count(count, 3 * L * L)
+        rng = _checks.generator(rng)
         if sampler == "uniform":
             return uniform_sphere(rng, (count, L, L))
         if sampler == "reference":
