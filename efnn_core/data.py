@@ -25,11 +25,12 @@ import platform
 import re
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, parallel
+from . import __version__, parallel, safejson
 from .solvers import ed
 from .systems import SYSTEMS, get
 
@@ -65,9 +66,38 @@ def manifest(name: str, data_dir: str | Path | None = None) -> dict:
     if not path.is_file():
         raise DatasetError(f"no dataset {name!r} in {path.parent}; available: {list(path.parent)}")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DatasetError(f"manifest {path} is not valid JSON: {err}") from None
+        m = safejson.loads(path.read_bytes(), what=f"manifest {path}")
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"manifest {path} cannot be read: {err}") from None
+    return check_manifest(m, name)
+
+
+MANIFEST_KEYS = {"system": str, "params": dict, "sha256_spins": str, "sha256_energies": str}
+
+
+def check_manifest(m, name: str = "?") -> dict:
+    """``m`` if it is a manifest with the keys and types that ``load`` reads; DatasetError otherwise.
+
+    ``count`` and ``L`` (when present) are bounded like the samplers' arguments
+    (``systems._checks``), so a manifest saying ``count: 10**8`` is refused here,
+    before any configuration is regenerated.
+    """
+    from .systems import _checks
+
+    if not isinstance(m, dict):
+        raise DatasetError(f"manifest of {name!r} must be a JSON object, got {type(m).__name__}")
+    for key, typ in MANIFEST_KEYS.items():
+        if not isinstance(m.get(key), typ):
+            raise DatasetError(f"manifest of {name!r}: {key!r} is missing or not a {typ.__name__} "
+                               "(corrupt or hand-edited manifest; regenerate the dataset)")
+    try:
+        if "L" in m:
+            _checks.lattice_size(m["L"])
+        if "count" in m:
+            _checks.sample_count(m["count"], 3 * int(m.get("L", 1)) ** 2 if "L" in m else 1)
+    except ValueError as err:
+        raise DatasetError(f"manifest of {name!r}: {err}") from None
+    return m
 
 
 def spins_for(m: dict) -> np.ndarray:
@@ -96,7 +126,7 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
                 energies = z["energies"]
                 if spins is None:  # Monte Carlo configurations (efnn_core.mc.thermal) cannot be regenerated
                     spins = z["spins"]
-        except (OSError, KeyError, ValueError) as err:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise DatasetError(f"labels of {name!r} ({d / (name + '.npz')}) cannot be read: {err}") from None
     else:
         energies = system.energy(spins)
