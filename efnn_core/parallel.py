@@ -157,7 +157,7 @@ def map_tasks(fn: Callable[[Any], Any], tasks: Iterable, *, executor: cf.Executo
             ``progress(done, total)`` after each task and returning False stops
             the work with ``InterruptedError``.
         window: most tasks submitted and not yet returned (bounded memory for
-            long task lists; default 4 per worker, 256 with an external executor).
+            long task lists; default 4 per worker, at least 256 with an external executor).
         desc: the progress bar's label.
 
     Closing the generator early (``break``), an exception, or Ctrl-C cancels
@@ -197,12 +197,21 @@ def map_tasks(fn: Callable[[Any], Any], tasks: Iterable, *, executor: cf.Executo
                     tick()
                     yield item
             return
-        for item in _stream(fn, source, executor, window or (4 * workers if workers else 256)):
+        for item in _stream(fn, source, executor, window or _window(executor, workers)):
             tick()
             yield item
     finally:
         if bar is not None:
             bar.close()
+
+
+def _window(executor: cf.Executor, workers: int | None) -> int:
+    """Tasks kept in flight on an external executor: 4 per worker thread (a Dask cluster's, counted
+    when the map starts), at least 256, so that no worker of a large cluster idles."""
+    client = getattr(executor, "_client", None)
+    if client is not None:
+        workers = sum(client.nthreads().values())
+    return max(256, 4 * (workers or 1))
 
 
 def _stream(fn, source, executor: cf.Executor, window: int) -> Iterator[tuple[int, Any]]:
