@@ -302,8 +302,32 @@ def executor_from(address: str | None = None, *, timeout: float = CONNECT_TIMEOU
                 raise SchedulerError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
                                      f"({type(err).__name__}); start it with `dask scheduler` or check the "
                                      "address") from None
-        executor = client.get_executor(pure=False)
-        yield executor
+        _check_cluster(client, address)
+        yield client.get_executor(pure=False)
+
+
+def _library_version() -> str:
+    """Runs on the scheduler and on every worker: this library must import there, at our version."""
+    from . import __version__
+
+    return __version__
+
+
+def _check_cluster(client, address: str) -> None:
+    """Refuse a cluster whose scheduler or workers cannot import efnn_core (or run another version):
+    otherwise every task would fail later with Dask's 'Error during deserialization'."""
+    from . import __version__
+
+    try:
+        versions = {"scheduler": client.run_on_scheduler(_library_version), **client.run(_library_version)}
+    except Exception as err:  # noqa: BLE001 - any failure here means the same fix
+        raise SchedulerError(f"the Dask scheduler or a worker at {address} cannot import efnn_core "
+                             f"({type(err).__name__}); install this project there (`pip install -e .` in its "
+                             "folder) or start them with PYTHONPATH set to it") from None
+    other = {k: v for k, v in versions.items() if v != __version__}
+    if other:
+        raise SchedulerError(f"Dask cluster at {address} runs other efnn_core versions {other}; "
+                             f"this one is {__version__}")
 
 
 def describe(executor: cf.Executor | None) -> str:
