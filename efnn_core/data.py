@@ -159,7 +159,7 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
              seed: int | None = None, sampler: str = "uniform", precision: str = "double",
              params: dict | None = None, part: str | None = None, out_dir: str | Path | None = None,
              workers: int | None = None, chunk: int | None = None, progress: bool = True,
-             executor=None) -> dict:
+             executor=None, solver: str = "ed", options: dict | None = None) -> dict:
     """Generate dataset ``name`` into ``out_dir`` (default ``data/``) and return its manifest.
 
     Sharded and resumable (systems whose labels are stored, i.e. ED): the
@@ -173,7 +173,11 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
     only on each configuration, so the result (its sha256) is the same for any
     shard size, worker count, backend or interruption.  With
     ``precision="single"`` the complex64 error on E_MC is measured against
-    complex128 on a subset and recorded in the manifest.
+    complex128 on a subset and recorded in the manifest.  ``solver`` other than
+    "ed" (e.g. "kpm" beyond ED's reach) labels by ``solvers.solve(..., solver,
+    **options)``, one configuration at a time (resumable), and records the
+    solver, its options and its own error estimate (``label_error``); the
+    per-configuration estimates are stored beside the labels (``errors``).
     """
     _check_name(name)
     out = Path(out_dir) if out_dir else DATA_DIR
@@ -202,7 +206,11 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
     spins = model.dataset_spins(m)
     m["count"] = len(spins)
     out.mkdir(parents=True, exist_ok=True)
-    if model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
+    errors = None
+    if model.recipe.stored_labels and solver != "ed":  # labels by an approximate solver, with its error
+        energies, errors = _solver_labels(model, spins, name, out, solver, options or {}, progress)
+        m.update(solver=solver, solver_options=options or {}, label_error=_label_error(energies, errors, model))
+    elif model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
         energies = _labels(model, spins, m, out, chunk=chunk, executor=executor, workers=workers,
                            progress=progress)
         if precision == "single":
@@ -214,7 +222,8 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
              labels=label_stats(energies, sites), generation_seconds=round(time.perf_counter() - t0, 2),
              hardware=_hardware())
     if model.recipe.stored_labels:
-        _write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies))
+        extra = {} if errors is None else {"errors": errors}
+        _write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies, **extra))
         with np.load(out / f"{name}.npz", allow_pickle=False) as z:  # the file, not the array in memory
             if sha256(z["energies"]) != m["sha256_energies"]:
                 raise DatasetError(f"{out / name}.npz does not read back as written (disk full or changed "
@@ -293,6 +302,32 @@ def _read_shard(path: Path, spins) -> np.ndarray:
         raise DatasetError(f"shard {path} does not match its configurations or its own checksum; "
                            "delete it to recompute it")
     return e
+
+
+def _solver_labels(model, spins, name, out: Path, solver: str, options: dict, progress):
+    """(energies, error estimates), one configuration at a time, resuming from ``out/.partial/name``."""
+    from .solvers import solve
+
+    part = out / ".partial" / name / (sha256(spins)[:16] + solver + hashlib.sha256(
+        json.dumps(options, sort_keys=True).encode()).hexdigest()[:8])
+    part.mkdir(parents=True, exist_ok=True)
+    done = []
+    from tqdm.auto import tqdm
+
+    for k in tqdm(range(len(spins)), unit="config", desc=f"{name} ({solver})", disable=not progress):
+        f = part / f"{k:08d}.npy"
+        if not f.is_file():
+            r = solve(model, spins[k], solver, **options)
+            _write_atomic(f, lambda fh: np.save(fh, np.array([r.energy, r.error])))  # never half-written
+        done.append(np.load(f, allow_pickle=False))
+    return np.array([d[0] for d in done]), np.array([d[1] for d in done])
+
+
+def _label_error(energies, errors, model) -> dict:
+    """The labels' own error estimate (absolute, RMS over the set) in the manifest's units."""
+    rms = float(np.sqrt((errors ** 2).mean()))
+    return {"rms_abs": rms, "max_abs": float(errors.max()), "rms_rel": rms / float(abs(energies.mean())),
+            "rms_in_units_of_T": rms / model.T}
 
 
 def _precision_error(model, spins, energies, workers, executor=None) -> dict:
