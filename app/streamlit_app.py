@@ -19,4 +19,5 @@ pages = [st.Page(HERE / "app_pages/overview.py", title="Overview: Ising as an EF
 if (HERE / "app_pages/field_theory.py").exists():
     pages.append(st.Page(HERE / "app_pages/field_theory.py", title="Field theory on neurons", icon=":material/blur_on:"))
 pages.append(st.Page(HERE / "app_pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"))
+pages.append(st.Page(HERE / "app_pages/methods.py", title="Methods: accuracy vs time", icon=":material/speed:"))
 st.navigation(pages).run()

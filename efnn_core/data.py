@@ -20,14 +20,16 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import os
 import platform
+import re
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, parallel
 from .solvers import ed
 from .systems import SYSTEMS, get
 
@@ -117,19 +119,70 @@ def _hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {ed.cpu_count()} cores, {platform.system()}"
 
 
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+SHARD_SECONDS = 10.0  # target cost of one shard on one core (see docs/SCALING.md)
+MAX_SHARD = 1000
+
+
+def shard_size(L: int, precision: str = "double") -> int:
+    """Default configurations per shard at lattice size ``L``: about ``SHARD_SECONDS`` of ED on one core.
+
+    One E_MC costs ~0.12 s (L/20)^6 in complex128 on one core (a third of that in
+    complex64), so shards hold 1000 configurations at L = 10, 83 at L = 20, 7 at
+    L = 30 and 1 at L = 40: long enough that a task's scheduling overhead (~ms)
+    is noise, short enough that a killed worker loses seconds and that a 100-
+    configuration L = 40 test set still spreads over 100 workers.
+    """
+    cost = 0.12 * (L / 20) ** 6 / (3.0 if precision == "single" else 1.0)
+    return int(min(MAX_SHARD, max(1, SHARD_SECONDS // cost)))
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME.match(name) or ".." in name:
+        raise DatasetError(f"dataset name {name!r} must be 1-128 letters, digits, '.', '_' or '-' "
+                           "(no path separators, no '..'), so it stays inside the output folder")
+    return name
+
+
+def _write_atomic(path: Path, write) -> None:
+    """``write(file)`` into a temporary sibling, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def generate(name: str, *, system: str = "double_exchange", L: int | None = None, count: int | None = None,
              seed: int | None = None, sampler: str = "uniform", precision: str = "double",
              params: dict | None = None, part: str | None = None, out_dir: str | Path | None = None,
-             workers: int | None = None, chunk: int = 1000, progress: bool = True) -> dict:
+             workers: int | None = None, chunk: int | None = None, progress: bool = True,
+             executor=None, solver: str = "ed", options: dict | None = None) -> dict:
     """Generate dataset ``name`` into ``out_dir`` (default ``data/``) and return its manifest.
 
-    Resumable: labels are written chunk by chunk to ``out_dir/.partial/name/``
-    and a rerun with the same arguments skips finished chunks.  With
+    Sharded and resumable (systems whose labels are stored, i.e. ED): the
+    configurations are cut into shards of ``chunk`` (default :func:`shard_size`),
+    each labelled as one task of ``parallel.map_tasks`` on ``executor``
+    (default: the local pool of ``workers`` processes; any Executor, e.g.
+    ``parallel.executor_from("local:2")``) and written atomically to
+    ``out_dir/.partial/name/`` as it arrives.  A rerun skips finished shards;
+    one with different arguments (system, parameters, L, count, seed, sampler,
+    precision, shard size, generator version) refuses to resume.  Labels depend
+    only on each configuration, so the result (its sha256) is the same for any
+    shard size, worker count, backend or interruption.  With
     ``precision="single"`` the complex64 error on E_MC is measured against
-    complex128 on a subset and recorded in the manifest.
+    complex128 on a subset and recorded in the manifest.  ``solver`` other than
+    "ed" (e.g. "kpm" beyond ED's reach) labels by ``solvers.solve(..., solver,
+    **options)``, one configuration at a time (resumable), and records the
+    solver, its options and its own error estimate (``label_error``); the
+    per-configuration estimates are stored beside the labels (``errors``).
     """
+    _check_name(name)
     out = Path(out_dir) if out_dir else DATA_DIR
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise DatasetError(f"output folder {out} is a file")
     model = get(system, **(params or {}))
     m = {"name": name, "system": system, "params": model.params(), "generator_version": GENERATOR_VERSION,
          "library_version": __version__}
@@ -143,71 +196,156 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
             raise ValueError(f"{system} datasets need L, count and seed")
         m.update(L=int(L), count=int(count), seed=int(seed))
         if model.recipe.stored_labels:
+            if precision not in ("double", "single"):
+                raise ValueError(f"precision must be 'double' or 'single', got {precision!r}")
             m.update(sampler=sampler, precision=precision)
+            if chunk is None:
+                chunk = shard_size(m["L"], precision)
+            if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+                raise ValueError(f"chunk (configurations per shard) must be a whole number >= 1, got {chunk!r}")
     spins = model.dataset_spins(m)
     m["count"] = len(spins)
-    if model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
-        energies = _labels(model, spins, name, out, precision, workers, chunk, progress)
+    out.mkdir(parents=True, exist_ok=True)
+    errors = None
+    if model.recipe.stored_labels and solver != "ed":  # labels by an approximate solver, with its error
+        energies, errors = _solver_labels(model, spins, name, out, solver, options or {}, progress)
+        m.update(solver=solver, solver_options=options or {}, label_error=_label_error(energies, errors, model))
+    elif model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
+        energies = _labels(model, spins, m, out, chunk=chunk, executor=executor, workers=workers,
+                           progress=progress)
         if precision == "single":
-            m["single_precision_error"] = _precision_error(model, spins, energies, workers)
-        np.savez_compressed(out / f"{name}.npz", energies=energies)
+            m["single_precision_error"] = _precision_error(model, spins, energies, workers, executor)
     else:  # cheap classical energies: recomputed and checked on every load
         energies = model.energy(spins)
     sites = model.site_count(m.get("L"))
     m.update(sha256_spins=sha256(spins), sha256_energies=sha256(energies),
              labels=label_stats(energies, sites), generation_seconds=round(time.perf_counter() - t0, 2),
              hardware=_hardware())
-    (out / f"{name}.json").write_text(json.dumps(m, indent=1) + "\n")
+    if model.recipe.stored_labels:
+        extra = {} if errors is None else {"errors": errors}
+        _write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies, **extra))
+        with np.load(out / f"{name}.npz", allow_pickle=False) as z:  # the file, not the array in memory
+            if sha256(z["energies"]) != m["sha256_energies"]:
+                raise DatasetError(f"{out / name}.npz does not read back as written (disk full or changed "
+                                   "while writing?); rerun")
+    _write_atomic(out / f"{name}.json", lambda fh: fh.write((json.dumps(m, indent=1) + "\n").encode()))
     shutil.rmtree(out / ".partial" / name, ignore_errors=True)
     return m
 
 
-def _labels(model, spins, name, out: Path, precision, workers, chunk, progress):
-    """E_MC chunk by chunk, resuming from ``out/.partial/name`` (keyed by a recipe hash)."""
-    key = sha256(spins)[:16] + precision
-    part = out / ".partial" / name / key
-    part.mkdir(parents=True, exist_ok=True)
-    path = lambda s: part / f"{s:08d}.npy"  # noqa: E731
-    todo = [s for s in range(0, len(spins), chunk) if not path(s).is_file()]
+# What a label depends on: a partial output made with other values is never resumed.
+RESUME_KEYS = ("generator_version", "system", "params", "L", "count", "seed", "sampler", "precision")
+
+
+def _labels(model, spins, m: dict, out: Path, *, chunk: int, executor, workers, progress):
+    """E_MC shard by shard, resuming from ``out/.partial/<name>/`` (see :func:`generate`).
+
+    The folder holds ``plan.json`` (the resume key: ``RESUME_KEYS``, the shard
+    size and the sha256 of all configurations) and one ``<start>-<stop>.npz``
+    per finished shard with its labels and the sha256 of its configurations
+    and of its labels, each checked before the shard is reused.
+    """
+    part = out / ".partial" / m["name"]
+    plan = {**{k: m[k] for k in RESUME_KEYS}, "shard_size": chunk, "sha256_spins": sha256(spins)}
+    plan_file = part / "plan.json"
+    if plan_file.is_file():
+        try:
+            old = json.loads(plan_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            old = {}
+        if old != plan:
+            diff = ", ".join(f"{k} {old.get(k, 'unknown')!r} (now {plan[k]!r})"
+                             for k in plan if old.get(k) != plan[k] and k != "sha256_spins")
+            raise DatasetError(f"unfinished output of {m['name']!r} in {part} was made with other settings: "
+                               f"{diff or 'other configurations'}; rerun with those to resume, or delete "
+                               f"{part} to start over")
+    else:
+        part.mkdir(parents=True, exist_ok=True)
+        _write_atomic(plan_file, lambda fh: fh.write(json.dumps(plan, indent=1).encode()))
+    shards = [(a, min(a + chunk, len(spins))) for a in range(0, len(spins), chunk)]
+    path = lambda a, b: part / f"{a:08d}-{b:08d}.npz"  # noqa: E731
+    labels = {}
+    for a, b in shards:
+        if path(a, b).is_file():
+            labels[a] = _read_shard(path(a, b), spins[a:b])
+    todo = [(a, b) for a, b in shards if a not in labels]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(spins), initial=len(spins) - sum(len(spins[s:s + chunk]) for s in todo),
-                   unit="config", desc=f"{name} (L={spins.shape[1]})")
-    if todo:
-        # One pool for all missing chunks, fed small tasks (balanced over the workers);
-        # a chunk's file is written as soon as all of its configurations are done.
-        batch = np.concatenate([spins[s:s + chunk] for s in todo])
-        sizes = [len(spins[s:s + chunk]) for s in todo]
-        offsets = np.cumsum([0] + sizes)
-        pending = {s: [] for s in todo}
-        for k, e in ed.iter_energies(model, batch, precision=precision, workers=workers, chunk=32):
-            for j in range(len(e)):  # tasks never straddle chunks when 32 divides chunk; stay general
-                c = int(np.searchsorted(offsets, k + j, side="right")) - 1
-                pending[todo[c]].append(e[j])
-                if len(pending[todo[c]]) == sizes[c]:
-                    f = path(todo[c])
-                    np.save(f.with_suffix(".tmp.npy"), np.array(pending.pop(todo[c])))
-                    f.with_suffix(".tmp.npy").rename(f)  # atomic: a half-written chunk is never reused
+        bar = tqdm(total=len(spins), initial=len(spins) - sum(b - a for a, b in todo), unit="config",
+                   desc=f"{m['name']} (L={m['L']})")
+    try:
+        tasks = [(model.name, model.params(), spins[a:b], m["precision"]) for a, b in todo]
+        for k, e in parallel.map_tasks(ed.solve_chunk, tasks, executor=executor, workers=workers):
+            a, b = todo[k]
+            e = np.asarray(e, dtype=np.float64)
+            _write_atomic(path(a, b), lambda fh: np.savez(fh, energies=e, spins_sha256=sha256(spins[a:b]),
+                                                          energies_sha256=sha256(e)))
+            labels[a] = e
             if bar is not None:
-                bar.update(len(e))
-    if bar is not None:
-        bar.close()
-    return np.concatenate([np.load(path(s), allow_pickle=False) for s in range(0, len(spins), chunk)])
+                bar.update(b - a)
+    finally:
+        if bar is not None:
+            bar.close()
+    return np.concatenate([labels[a] for a, _ in shards])
 
 
-def _precision_error(model, spins, energies, workers) -> dict:
+def _read_shard(path: Path, spins) -> np.ndarray:
+    """A finished shard's labels, after checking they belong to ``spins`` and are intact."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            e, hs, he = z["energies"], str(z["spins_sha256"]), str(z["energies_sha256"])
+    except (OSError, KeyError, ValueError, EOFError) as err:
+        raise DatasetError(f"shard {path} cannot be read ({err}); delete it to recompute it") from None
+    if hs != sha256(spins) or he != sha256(e) or e.shape != (len(spins),):
+        raise DatasetError(f"shard {path} does not match its configurations or its own checksum; "
+                           "delete it to recompute it")
+    return e
+
+
+def _solver_labels(model, spins, name, out: Path, solver: str, options: dict, progress):
+    """(energies, error estimates), one configuration at a time, resuming from ``out/.partial/name``."""
+    from .solvers import solve
+
+    part = out / ".partial" / name / (sha256(spins)[:16] + solver + hashlib.sha256(
+        json.dumps(options, sort_keys=True).encode()).hexdigest()[:8])
+    part.mkdir(parents=True, exist_ok=True)
+    done = []
+    from tqdm.auto import tqdm
+
+    for k in tqdm(range(len(spins)), unit="config", desc=f"{name} ({solver})", disable=not progress):
+        f = part / f"{k:08d}.npy"
+        if not f.is_file():
+            r = solve(model, spins[k], solver, **options)
+            _write_atomic(f, lambda fh: np.save(fh, np.array([r.energy, r.error])))  # never half-written
+        done.append(np.load(f, allow_pickle=False))
+    return np.array([d[0] for d in done]), np.array([d[1] for d in done])
+
+
+def _label_error(energies, errors, model) -> dict:
+    """The labels' own error estimate (absolute, RMS over the set) in the manifest's units."""
+    rms = float(np.sqrt((errors ** 2).mean()))
+    return {"rms_abs": rms, "max_abs": float(errors.max()), "rms_rel": rms / float(abs(energies.mean())),
+            "rms_in_units_of_T": rms / model.T}
+
+
+def _precision_error(model, spins, energies, workers, executor=None) -> dict:
     L = spins.shape[1]
     n = min(len(spins), max(8, 20000 // L ** 2))
-    exact = ed.energies(model, spins[:n], precision="double", workers=workers)
+    exact = ed.energies(model, spins[:n], precision="double", workers=workers, executor=executor)
     err = energies[:n] - exact
     return {"checked_configurations": int(n), "max_abs": float(np.abs(err).max()),
             "rms_abs": float(np.sqrt((err ** 2).mean())),
             "max_rel": float((np.abs(err) / np.abs(exact)).max()), "in_units_of_T": float(np.abs(err).max() / model.T)}
 
 
-def generate_shipped(names=None, *, out_dir=None, workers=None, progress=True) -> builtins.list[dict]:
+def generate_shipped(names=None, *, out_dir=None, workers=None, progress=True, executor=None
+                     ) -> builtins.list[dict]:
     """(Re)generate the shipped datasets (all, or those in ``names``)."""
     names = names or builtins.list(SHIPPED)
-    return [generate(n, out_dir=out_dir, workers=workers, progress=progress, **SHIPPED[n]) for n in names]
+    unknown = [n for n in names if n not in SHIPPED]
+    if unknown:
+        raise DatasetError(f"not shipped: {', '.join(map(repr, unknown))}; shipped: {', '.join(SHIPPED)}")
+    return [generate(n, out_dir=out_dir, workers=workers, progress=progress, executor=executor, **SHIPPED[n])
+            for n in names]

@@ -27,13 +27,16 @@ The authors trained far longer (1,000 DE epochs on 160k samples; 8,000-16,000
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .nets import ARCHITECTURES
+from .parallel import THREAD_VARS, describe, map_tasks
 from .pretrained import PRETRAINED_DIR
 
 DE_EPOCHS = 40
@@ -98,34 +101,47 @@ def _done(name: str, directory: Path) -> bool:
     return (directory / f"{name}.json").is_file() and (directory / f"{name}.safetensors").is_file()
 
 
+def _train_recipe(task) -> tuple[int, float]:
+    """Worker task: run one recipe as ``python -m efnn_core ...`` (one thread); (exit status, seconds)."""
+    name, args, directory, logs = task
+    env = {**os.environ, **{v: "1" for v in THREAD_VARS}}
+    cmd = [sys.executable, "-m", "efnn_core", *args, "--out", str(Path(directory) / name)]
+    Path(logs).mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    with open(Path(logs) / f"{name}.log", "w") as log:
+        code = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+    return code, time.time() - t0
+
+
 def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR,
-        logs: Path = Path("runs/pretrain")) -> int:
+        logs: Path = Path("runs/pretrain"), executor=None) -> int:
+    """Train the missing recipes (names containing any of the comma-separated ``only``), ``jobs`` at a
+    time on this machine, or as tasks of ``executor`` (e.g. ``parallel.executor_from("tcp://...")``:
+    then ``directory`` and ``logs`` must be on a file system the workers share).  A recipe that
+    starts from another (``--init``) runs in a later wave than its parent.  1 if any failed."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a whole number >= 1, got {jobs!r}")
     wanted = [w for w in (only or "").split(",") if w]
     todo = [(n, r) for n, r in recipes().items()
             if (not wanted or any(w in n for w in wanted)) and not _done(n, directory)]
-    logs.mkdir(parents=True, exist_ok=True)
     directory.mkdir(parents=True, exist_ok=True)
-    running: list[tuple[str, subprocess.Popen, float]] = []
     failed = []
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    print(f"{len(todo)} model(s) to train, {jobs} at a time", flush=True)
-    while todo or running:
-        busy = {n for n, _ in todo} | {n for n, _, _ in running}
-        ready = [t for t in todo if _parent(t[1]) not in busy]  # parents first
-        while ready and len(running) < jobs:
-            name, args = ready.pop(0)
-            todo.remove((name, args))
-            cmd = [sys.executable, "-m", "efnn_core", *args, "--out", str(directory / name)]
-            log = open(logs / f"{name}.log", "w")
-            running.append((name, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.time()))
-            print(f"start {name}", flush=True)
-        time.sleep(2)
-        for item in list(running):
-            name, proc, t0 = item
-            if proc.poll() is not None:
-                running.remove(item)
-                status = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode}; see {logs / name}.log)"
-                if proc.returncode:
+    where = f"{jobs} at a time" if executor is None else describe(executor)
+    print(f"{len(todo)} model(s) to train, {where}", flush=True)
+    with contextlib.ExitStack() as stack:
+        if executor is None:  # each task is a subprocess: threads are enough to drive them
+            executor = stack.enter_context(ThreadPoolExecutor(jobs))
+        while todo:
+            names = {n for n, _ in todo}
+            wave = [t for t in todo if _parent(t[1]) not in names]  # parents first
+            todo = [t for t in todo if t not in wave]
+            tasks = [(n, r, str(directory.resolve()), str(logs.resolve())) for n, r in wave]
+            for n, _ in wave:
+                print(f"queued {n}", flush=True)
+            for k, (code, seconds) in map_tasks(_train_recipe, tasks, executor=executor, window=len(tasks)):
+                name = wave[k][0]
+                status = "done" if code == 0 else f"FAILED ({code}; see {logs / name}.log)"
+                if code:
                     failed.append(name)
-                print(f"{status:6s} {name} in {time.time() - t0:.0f} s", flush=True)
+                print(f"{status:6s} {name} in {seconds:.0f} s", flush=True)
     return 1 if failed else 0

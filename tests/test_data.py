@@ -84,23 +84,24 @@ def test_edited_manifest_and_missing_files_are_detected(copy_of):
 
 def test_generation_resumes_after_an_interruption(tmp_path, monkeypatch):
     kw = dict(L=4, count=100, seed=3, out_dir=tmp_path, workers=1, chunk=20, progress=False)
-    real = ed.iter_energies
-
-    def dies_after_two_chunks(*a, **k):
-        for i, item in enumerate(real(*a, **k)):
-            if i == 2:
-                raise KeyboardInterrupt
-            yield item
-
-    monkeypatch.setattr(ed, "iter_energies", dies_after_two_chunks)
-    with pytest.raises(KeyboardInterrupt):
-        data.generate("tiny", **kw)  # two 32-config tasks done: chunks 0, 20 and 40 are complete
-    done = sorted(p.name for p in (tmp_path / ".partial" / "tiny").rglob("*.npy"))
-    assert done == ["00000000.npy", "00000020.npy", "00000040.npy"]
+    real = ed.solve_chunk
     calls = []
-    monkeypatch.setattr(ed, "iter_energies", lambda m, s, **k: calls.append(len(s)) or real(m, s, **k))
+
+    def dies_after_two_shards(task):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(len(task[2]))
+        return real(task)
+
+    monkeypatch.setattr(ed, "solve_chunk", dies_after_two_shards)
+    with pytest.raises(KeyboardInterrupt):
+        data.generate("tiny", **kw)
+    done = sorted(p.name for p in (tmp_path / ".partial" / "tiny").glob("*.npz"))
+    assert done == ["00000000-00000020.npz", "00000020-00000040.npz"]
+    calls.clear()
+    monkeypatch.setattr(ed, "solve_chunk", lambda task: calls.append(len(task[2])) or real(task))
     m = data.generate("tiny", **kw)
-    assert calls == [40]  # only the two missing chunks were diagonalized
+    assert calls == [20, 20, 20]  # only the three missing shards were diagonalized
     spins, energies = data.load("tiny", tmp_path)
     np.testing.assert_allclose(energies, DoubleExchange().energy(spins), atol=1e-10)
     assert m["count"] == 100 and not (tmp_path / ".partial" / "tiny").exists()

@@ -16,7 +16,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("data", "train", "evaluate", "fit_effective", "pretrain", "reproduce", "mc")
+COMMANDS = ("data", "train", "evaluate", "fit_effective", "pretrain", "reproduce", "mc", "sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

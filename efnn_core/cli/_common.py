@@ -59,3 +59,9 @@ def load_model(spec: str, device, *, flag: str = "--model"):
         f"{flag} {spec!r} is neither a checkpoint ({w.name} + {j.name}) nor a pretrained model "
         f"(available: {', '.join(pretrained.list()) or 'none'})"
     )
+
+
+def add_scheduler_option(p) -> None:
+    """``--scheduler``: where a command's tasks run (see ``efnn_core.parallel.executor_from``)."""
+    p.add_argument("--scheduler", help="local:N (a Dask LocalCluster of N workers) or a Dask scheduler "
+                   "address tcp://host:port; default $EFNN_SCHEDULER, else this machine's process pool")

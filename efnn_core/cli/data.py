@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+from ._common import add_scheduler_option
+
 
 def cmd_data_generate(a) -> int:
-    from .. import data
+    from .. import data, parallel
 
-    if a.shipped:
-        names = a.name.split(",") if a.name else None
-        for m in data.generate_shipped(names, out_dir=a.out, workers=a.workers):
-            print(f"{m['name']}: {m['count']} configurations, mean E/site {m['labels']['mean_per_site']:.5f}, "
-                  f"{m['generation_seconds']} s")
-        return 0
-    if a.name in data.SHIPPED and a.L is None:  # regenerate one shipped set by name
-        m = data.generate_shipped([a.name], out_dir=a.out, workers=a.workers)[0]
-    else:
-        if a.L is None:
-            raise ValueError("--L is required (or use --shipped)")
-        from ..systems import recipe
+    with parallel.executor_from(a.scheduler) as ex:
+        if a.shipped:
+            names = a.name.split(",") if a.name else None
+            for m in data.generate_shipped(names, out_dir=a.out, workers=a.workers, executor=ex):
+                print(f"{m['name']}: {m['count']} configurations, mean E/site {m['labels']['mean_per_site']:.5f}, "
+                      f"{m['generation_seconds']} s")
+            return 0
+        if a.name in data.SHIPPED and a.L is None:  # regenerate one shipped set by name
+            m = data.generate_shipped([a.name], out_dir=a.out, workers=a.workers, executor=ex)[0]
+        else:
+            if a.L is None:
+                raise ValueError("--L is required (or use --shipped)")
+            from ..systems import recipe
 
-        prefix = (recipe(a.system).train_set or a.system).split("_L")[0]  # de, ising, heisenberg
-        name = a.name or f"{prefix}_L{a.L}_n{a.count}_s{a.seed}"
-        m = data.generate(name, system=a.system, L=a.L, count=a.count, seed=a.seed, sampler=a.sampler,
-                          precision=a.precision, out_dir=a.out, workers=a.workers, chunk=a.chunk)
+            prefix = (recipe(a.system).train_set or a.system).split("_L")[0]  # de, ising, heisenberg
+            name = a.name or f"{prefix}_L{a.L}_n{a.count}_s{a.seed}"
+            m = data.generate(name, system=a.system, L=a.L, count=a.count, seed=a.seed, sampler=a.sampler,
+                              precision=a.precision, out_dir=a.out, workers=a.workers, chunk=a.chunk,
+                              executor=ex)
     print(f"wrote {m['name']}: {m['count']} configurations in {m['generation_seconds']} s; "
           f"E/site = {m['labels']['mean_per_site']:.5f} +- {m['labels']['std_per_site']:.5f}")
     return 0
@@ -71,7 +75,8 @@ def add(sub) -> None:
     g.add_argument("--shipped", action="store_true", help="(re)generate the datasets shipped in data/")
     g.add_argument("--out", help="output folder (default: the package's data/)")
     g.add_argument("--workers", type=int, help="processes (default: all cores)")
-    g.add_argument("--chunk", type=int, default=1000, help="configurations per resumable chunk")
+    g.add_argument("--chunk", type=int, help="configurations per shard (default: ~10 s of ED each)")
+    add_scheduler_option(g)
     g.set_defaults(func=cmd_data_generate)
     ls = dsub.add_parser("list", help="list datasets with their label statistics")
     ls.add_argument("--dir", help="data folder (default: data/)")

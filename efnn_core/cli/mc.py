@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ._common import add_scheduler_option
+
 
 def add(sub) -> None:
     p = sub.add_parser("mc", help="Monte Carlo: exact ED-Metropolis and self-learning MC (SLMC)",
@@ -27,6 +29,7 @@ def add(sub) -> None:
     p.add_argument("--step", type=float, default=0.5, help="initial proposal step (tuned in burn-in)")
     p.add_argument("--start", help="start configuration .npy (L, L, 3) for every chain (default random)")
     p.add_argument("--workers", type=int, default=1, help="processes for the chains")
+    add_scheduler_option(p)
     p.add_argument("--rounds", type=int, default=3, help="mc learn: sampling / refit rounds")
     p.add_argument("--out", required=True, help="output folder (traces CSV, final spins, summary.json)")
     p.set_defaults(func=cmd_mc)
@@ -86,6 +89,7 @@ def _table(summary: dict) -> str:
 
 def cmd_mc(a) -> int:
     from ..mc import MCConfig, MCError, run
+    from ..parallel import executor_from
 
     if a.action == "learn":
         return _learn(a)
@@ -102,14 +106,15 @@ def cmd_mc(a) -> int:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = {}
-    for name, cfg in cfgs.items():
-        bar, cb = _progress(name, cfg.units * a.chains)
-        try:
-            res = run(cfg, chains=a.chains, seed=a.seed, workers=a.workers, checkpoint=out / f"checkpoint_{name}",
-                      progress=cb, start=start)
-        finally:
-            bar.close()
-        summary[name] = _write(out, name, res)
+    with executor_from(a.scheduler) as ex:  # None: this machine's processes (--workers)
+        for name, cfg in cfgs.items():
+            bar, cb = _progress(name, cfg.units * a.chains)
+            try:
+                res = run(cfg, chains=a.chains, seed=a.seed, workers=a.workers, executor=ex,
+                          checkpoint=out / f"checkpoint_{name}", progress=cb, start=start)
+            finally:
+                bar.close()
+            summary[name] = _write(out, name, res)
     if len(summary) == 2 and all("error_per_site" in s for s in summary.values()):
         e, s = summary["ed"], summary["slmc"]
         diff = abs(e["mean_per_site"] - s["mean_per_site"])

@@ -1,4 +1,5 @@
-"""Exact diagonalization (the ``"ed"`` solver) of the double exchange model, batched over all cores.
+"""Exact diagonalization (the ``"ed"`` solver) of the double exchange model, batched over all cores
+or any ``concurrent.futures.Executor`` (``efnn_core.parallel``).
 
 One configuration costs O(L^6) (a dense 2L^2 x 2L^2 Hermitian eigenproblem);
 a batch is split into chunks that a process pool of single-threaded workers
@@ -13,39 +14,46 @@ per matrix (tridiagonalization does not thread well).
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
+import importlib
 from collections.abc import Callable
 
 import numpy as np
 
+from ..parallel import THREAD_VARS, cpu_count, map_tasks, one_thread  # noqa: F401 - THREAD_VARS, cpu_count re-exported
 from ..systems import SystemBase, get
+from ..systems._linalg import fastest_driver
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+def solve_chunk(args) -> np.ndarray:
+    """Worker task: E_MC (k,) of ``args = (system name, params, spins (k, L, L, 3), precision)``,
+    built and diagonalized a few matrices at a time (bounded memory: see :func:`batch_size`).
 
-
-def cpu_count() -> int:
-    """Cores this process may use (respects affinity masks and cgroups pinning)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS
-        return os.cpu_count() or 1
-
-
-def _solve(args) -> np.ndarray:
-    """Worker task: E_MC of a chunk, built and diagonalized a few matrices at a time
-    (bounded memory: 16 matrices of size 2L^2 at once)."""
+    Each configuration's label depends on it alone, not on which chunk carried it.
+    """
     name, params, spins, precision = args
     system = get(name, **params)
-    return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
-                           for i in range(0, len(spins), 16)])
+    if spins.ndim == 4:  # load the LAPACK this size uses before pinning threads (see parallel.one_thread)
+        driver = fastest_driver(2 * spins.shape[1] * spins.shape[2], precision)
+        importlib.import_module({"torch": "torch", "scipy-evd": "scipy.linalg"}.get(driver, "numpy"))
+    k = batch_size(spins.shape[1] if spins.ndim == 4 else 1)
+    with one_thread():  # the same bits in this process, a pool worker or a Dask worker
+        return np.concatenate([np.atleast_1d(system.energy(spins[i:i + k], precision=precision))
+                               for i in range(0, len(spins), k)])
+
+
+MATRIX_BYTES = 512 << 20  # Hamiltonians built at once per task: at most this many bytes (at least one)
+
+
+def batch_size(L: int) -> int:
+    """Matrices diagonalized together in one task: 16 up to L = 20 (2L^2 = 800, 10 MB each), then as
+    many complex128 2L^2 x 2L^2 matrices as fit in ``MATRIX_BYTES`` (3 at L = 40, 1 from L = 46)."""
+    return int(max(1, min(16, MATRIX_BYTES // (16 * (2 * L * L) ** 2))))
 
 
 def iter_energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
-                  chunk: int | None = None):
+                  chunk: int | None = None, executor=None):
     """Yield ``(start, E)`` for consecutive chunks of a batch, in order, as workers finish them.
 
-    Same arguments as :func:`energies`; one process pool serves the whole batch.
+    Same arguments as :func:`energies`; one ``parallel.map_tasks`` call serves the whole batch.
     """
     spins = system.validate(spins)
     if spins.ndim != 4:
@@ -55,27 +63,17 @@ def iter_energies(system: SystemBase, spins, *, precision: str = "double", worke
     if chunk is None:
         chunk = int(min(64, max(1, np.ceil(total / (4 * workers)))))
     starts = range(0, total, chunk)
-    tasks = ((system.name, system.params(), spins[i:i + chunk], precision) for i in starts)
-    if workers == 1:
-        for i, task in zip(starts, tasks):
-            yield i, _solve(task)
-        return
-    saved = {v: os.environ.get(v) for v in THREAD_VARS}
-    os.environ.update({v: "1" for v in THREAD_VARS})  # one BLAS thread per worker process
-    try:
-        pool = mp.get_context("spawn").Pool(workers)
-    finally:
-        for v, old in saved.items():
-            if old is None:
-                os.environ.pop(v, None)
-            else:
-                os.environ[v] = old
-    with pool:
-        yield from zip(starts, pool.imap(_solve, tasks))
+    tasks = [(system.name, system.params(), spins[i:i + chunk], precision) for i in starts]
+    ready, nxt = {}, 0
+    for k, e in map_tasks(solve_chunk, tasks, executor=executor, workers=workers):
+        ready[k] = e
+        while nxt in ready:  # in order: hold early finishers until their predecessors land
+            yield starts[nxt], ready.pop(nxt)
+            nxt += 1
 
 
 def energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,
-             chunk: int | None = None, progress: bool = False,
+             chunk: int | None = None, progress: bool = False, executor=None,
              callback: Callable[[int, int], bool | None] | None = None) -> np.ndarray:
     """E_MC for a batch of configurations, shape (B,), float64.
 
@@ -87,6 +85,8 @@ def energies(system: SystemBase, spins, *, precision: str = "double", workers: i
             manifest records the measured error).
         workers: processes; default all cores, 1 runs in this process.
         chunk: configurations per task (default: about 4 tasks per worker, at most 64).
+        executor: any ``concurrent.futures.Executor`` (see ``efnn_core.parallel``);
+            default the local pool of ``workers`` processes.
         progress: draw a tqdm bar on stderr.
         callback: called as callback(done, total) after each chunk; returning
             False stops the work and raises ``InterruptedError``.
@@ -100,7 +100,8 @@ def energies(system: SystemBase, spins, *, precision: str = "double", workers: i
         bar = tqdm(total=total, unit="config", desc="ED")
     done = 0
     try:
-        for start, e in iter_energies(system, spins, precision=precision, workers=workers, chunk=chunk):
+        for start, e in iter_energies(system, spins, precision=precision, workers=workers, chunk=chunk,
+                                      executor=executor):
             out[start:start + len(e)] = e
             done += len(e)
             if bar is not None:

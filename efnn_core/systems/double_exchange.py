@@ -110,9 +110,13 @@ class DoubleExchange(SystemBase):
             "de_L20_test": dict(L=20, count=500, seed=2020, precision="double"),
             "de_L30_test": dict(L=30, count=200, seed=2030, precision="double"),
             "de_L40_test": dict(L=40, count=100, seed=2040, precision="double"),
+            # beyond ED: labelled by KPM (efnn_core.solvers.kpm), label error ~1e-6 relative in the manifest
+            "de_L64_test": dict(L=64, count=100, seed=2064, solver="kpm", options=dict(moments=250, distance=12)),
+            "de_L100_test": dict(L=100, count=50, seed=2100, solver="kpm", options=dict(moments=250, distance=12)),
         },
         train_set="de_L10_train", test_set="de_L10_test",
-        test_sets={10: "de_L10_test", 20: "de_L20_test", 30: "de_L30_test", 40: "de_L40_test"},
+        test_sets={10: "de_L10_test", 20: "de_L20_test", 30: "de_L30_test", 40: "de_L40_test",
+                   64: "de_L64_test", 100: "de_L100_test"},
         stored_labels=True, dtype="float32", weight_decay=1e-5, sizes=(4, 10, 40), exact_max=40,
         summary="Electrons hopping on an L x L torus, coupled to classical unit spins; the label is the "
                 "electrons' grand potential E_MC at temperature T, by exact diagonalization (O(L^6)).",

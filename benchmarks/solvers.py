@@ -1,0 +1,48 @@
+"""Physics baselines against ED: seconds per configuration and relative error, one run, one process.
+
+For L = 10, 20, 30, 40 it prints, per method, the wall time per configuration,
+the ratio to ``numpy.linalg.eigvalsh`` measured in the same run on the same
+configurations (on prebuilt matrices: the baseline is not charged for
+building them; every other method is charged for everything), the relative
+error RMSE/|mean E| against float64 ED, the RMSE in units of T, and the
+method's own error estimate.  At L = 64 and 100 (no ED) it prints times and
+errors against a tight KPM reference.  Everything is ``efnn_core.frontier.frontier``.
+
+    python benchmarks/solvers.py                 # ~3-5 minutes on 2 cores
+    python benchmarks/solvers.py --sizes 10,20 --count 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+from efnn_core.frontier import frontier
+
+COUNTS = {10: 8, 20: 4, 30: 3, 40: 3, 64: 2, 100: 2}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="10,20,30,40,64,100")
+    ap.add_argument("--count", type=int, default=None, help="configurations per size (default: COUNTS)")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    print("| L | method | s/config | eigvalsh / method | rel. error | RMSE / T | own estimate (rel.) |")
+    print("|---|---|---|---|---|---|---|")
+    for L in (int(x) for x in a.sizes.split(",")):
+        pts = frontier(L, count=a.count or COUNTS.get(L, 2), seed=a.seed + L)
+        base = pts[0].seconds if pts[0].name.startswith("ED (numpy") else None
+        for p in pts:
+            ratio = f"{base / p.seconds:.3g}" if base else "—"
+            est = "—" if p.estimate is None else f"{p.estimate:.1e}"
+            err = "(reference)" if p is pts[0] else f"{p.rel_error:.2e}"
+            print(f"| {L} | {p.name} | {p.seconds:.3g} | {ratio} | {err} | {p.rmse_T:.3g} | {est} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
