@@ -76,7 +76,7 @@ def main() -> None:
                 shas.add(sha)
                 print(f"run {r + 1}: {key:7s} {s:6.2f} s  {a.count / s:6.2f} config/s  sha256 {sha[:12]}", flush=True)
         trivial = {"dask 2": [per_task(d2, a.trivial) for _ in range(a.repeat)],
-                   "pool 2": [per_task(None, 40, workers=2) for _ in range(a.repeat)]}
+                   "pool 2": [per_task(None, a.trivial, workers=2) for _ in range(a.repeat)]}
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()} on {parallel.cpu_count()} cores")
     print(f"L = {a.L}, {a.count} configurations in shards of {a.chunk}, {a.repeat} repeat(s); "
           f"sha256 identical across all runs: {len(shas) == 1}")
@@ -94,6 +94,7 @@ def main() -> None:
           f"({a.chunk}-configuration shards)")
     per_config = med["serial"] / a.count
     shard = data.shard_size(a.L)
+    print("  (min-max over repeats; the local pool's figure includes starting its 2 processes)")
     for k, v in trivial.items():
         print(f"  trivial task on {k}: {min(v) * 1e3:.2f}-{max(v) * 1e3:.2f} ms per task = "
               f"{max(v) / (shard * per_config):.2%} of a default L = {a.L} shard "

@@ -330,10 +330,11 @@ def _check_cluster(client, address: str) -> None:
                              f"this one is {__version__}")
 
 
-def describe(executor: cf.Executor | None) -> str:
-    """One line naming where tasks run (for logs and results tables)."""
+def describe(executor: cf.Executor | None, workers: int | None = None) -> str:
+    """One line naming where tasks run (for logs): ``executor``, or the default pool of ``workers``."""
     if executor is None:
-        return f"local process pool ({cpu_count()} cores)"
+        n = _workers(workers)
+        return "this process" if n == 1 else f"local process pool ({n} workers)"
     client = getattr(executor, "_client", None)
     if client is not None:
         n = len(client.scheduler_info(n_workers=-1).get("workers", {}))

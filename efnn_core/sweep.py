@@ -211,7 +211,7 @@ def run(grid_file: str | os.PathLike, out: str | os.PathLike, *, executor=None, 
     rows = [r for r in rows if r["job"] in finished]  # failed rows are retried
     todo = [j for j in jobs if j["job"] not in finished]
     print(f"{len(jobs)} jobs in {grid_file}: {len(jobs) - len(todo)} done, {len(todo)} to run on "
-          f"{parallel.describe(executor)}", file=sys.stderr, flush=True)
+          f"{parallel.describe(executor, workers)}", file=sys.stderr, flush=True)
     bar = None
     if progress:
         from tqdm.auto import tqdm
