@@ -64,8 +64,8 @@ def recipes() -> dict[str, list[str]]:
     # held-out chains
     out["de_effective_translation_mc"] = ["fit-effective", "--kind", "translation", "--train-dataset",
                                           "de_thermal_L10_train", "--test-dataset", "de_thermal_L10_test"]
-    out["de_efnn_c3_n3_mc"] = ["train", "--init", "de_efnn_c3_n3", "--train-dataset", "de_thermal_L10_train",
-                               "--test-dataset", "de_thermal_L10_test", "--validation", "600", "--epochs", "300",
+    out["de_efnn_c3_n3_mc"] = ["train", "--init", "de_efnn_c3_n3", "--train-dataset", "de_thermal_L10_train_large",
+                               "--test-dataset", "de_thermal_L10_test", "--validation", "600", "--epochs", "120",
                                "--lr", "1e-3", "--schedule", "cosine", "--batch-size", "128", "--threads", "1",
                                "--seed", "0", "--quiet"]
     for kind in ("binary", "continuous"):
