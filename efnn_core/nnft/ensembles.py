@@ -71,10 +71,11 @@ class NeuronFieldConfig:
         if not (self.m > 0 and self.cutoff > 0 and self.L > 0):
             raise ValueError(f"need m, cutoff, L > 0; got m={self.m}, cutoff={self.cutoff}, L={self.L}")
         if self.box:
-            md = box_modes(self.d, float(self.L), float(self.cutoff))  # raises if K = {0}
-            if md.grid_size() ** self.d > PIECE_VALUES:
-                raise ValueError(f"box L={self.L} with cutoff={self.cutoff} needs a {md.grid_size()}^{self.d} grid; "
+            n_max = int(self.L * self.cutoff / (2 * math.pi))  # modes per direction, before building them
+            if (4 * n_max + 1) ** self.d > PIECE_VALUES:
+                raise ValueError(f"box L={self.L} with cutoff={self.cutoff} needs a {4 * n_max + 1}^{self.d} grid; "
                                  f"at most {PIECE_VALUES} points per network are allowed (reduce L or cutoff)")
+            box_modes(self.d, float(self.L), float(self.cutoff))  # raises if K = {0}
 
     @property
     def modes(self) -> BoxModes:
