@@ -69,13 +69,13 @@ def manifest(name: str, data_dir: str | Path | None = None) -> dict:
         m = safejson.loads(path.read_bytes(), what=f"manifest {path}")
     except (OSError, ValueError) as err:
         raise DatasetError(f"manifest {path} cannot be read: {err}") from None
-    return check_manifest(m, name)
+    return check_manifest(m, name, keys=())
 
 
 MANIFEST_KEYS = {"system": str, "params": dict, "sha256_spins": str, "sha256_energies": str}
 
 
-def check_manifest(m, name: str = "?") -> dict:
+def check_manifest(m, name: str = "?", keys=tuple(MANIFEST_KEYS)) -> dict:
     """``m`` if it is a manifest with the keys and types that ``load`` reads; DatasetError otherwise.
 
     ``count`` and ``L`` (when present) are bounded like the samplers' arguments
@@ -86,7 +86,8 @@ def check_manifest(m, name: str = "?") -> dict:
 
     if not isinstance(m, dict):
         raise DatasetError(f"manifest of {name!r} must be a JSON object, got {type(m).__name__}")
-    for key, typ in MANIFEST_KEYS.items():
+    for key in keys:
+        typ = MANIFEST_KEYS[key]
         if not isinstance(m.get(key), typ):
             raise DatasetError(f"manifest of {name!r}: {key!r} is missing or not a {typ.__name__} "
                                "(corrupt or hand-edited manifest; regenerate the dataset)")
@@ -113,7 +114,7 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
     both are checked against the manifest's sha256 and any mismatch raises
     DatasetError naming what differs.
     """
-    m = manifest(name, data_dir)
+    m = check_manifest(manifest(name, data_dir), name)
     d = Path(data_dir) if data_dir else DATA_DIR
     if m.get("generator_version") != GENERATOR_VERSION:
         raise DatasetError(f"dataset {name!r} was made by generator version {m.get('generator_version')}, "
