@@ -59,10 +59,9 @@ def _array_from(name: str, data: bytes) -> tuple[np.ndarray, bool]:
             raise ValueError(f"{name} has dtype {arr.dtype}; a numeric (float or int) array is needed")
         return arr.astype(np.float64), False
     if suffix == "json":
-        try:
-            obj = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{name} is not valid JSON: {err}") from None
+        from efnn_core import safejson  # bounded: nesting depth, size, finite numbers (no RecursionError/OverflowError)
+
+        obj = safejson.loads(data, what=name, max_bytes=MAX_SPIN_BYTES)
         if isinstance(obj, dict):
             if "spins" in obj:
                 obj = obj["spins"]
@@ -140,6 +139,9 @@ def parse_spins(name: str, data: bytes, *, system: str = "double_exchange", max_
             raise ValueError(f"{name}: Ising spins must be +1 or −1; {int(wrong.sum())} entries are not "
                              f"(e.g. {arr[wrong].flat[0]:g})")
         return arr
+    big = np.abs(arr).max()
+    if big > 1e6:  # |s|^2 would overflow or swamp the other components: not a spin file
+        raise ValueError(f"{name}: a component of {big:.3g} is far from a unit vector's (at most 1e6 is accepted)")
     norms = np.linalg.norm(arr, axis=-1)
     off = np.abs(norms - 1.0) > UNIT_TOL
     if off.any():

@@ -85,7 +85,8 @@ def _check_spins(spins, name="spins") -> np.ndarray:
 
 
 def _int(v, name: str, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v) or int(v) != v:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or (
+            not isinstance(v, numbers.Integral) and (not math.isfinite(v) or int(v) != v)):
         raise ValueError(f"{name} must be an integer, got {v!r:.40}")
     if not lo <= int(v) <= hi:
         raise ValueError(f"{name} must be between {lo} and {hi}, got {int(v)}")
@@ -172,7 +173,7 @@ class EffectiveModel:
         max_range = _int(max_range, "max_range", 1, MAX_RANGE)
         window = _int(window, "window", 1, MAX_WINDOW)
         max_features = _int(max_features, "max_features", 1, MAX_FEATURES)
-        if isinstance(ridge, bool) or not isinstance(ridge, numbers.Real) or not (0 <= ridge < math.inf):
+        if isinstance(ridge, bool) or not isinstance(ridge, numbers.Real) or not (0 <= float(min(ridge, 1e300)) < math.inf):
             raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r:.40}")
         self.kind, self.tile, self.ridge = kind, tile, float(ridge)
         self.max_range, self.window, self.max_features = max_range, window, max_features
