@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="10,20,30,40,64,100")
     ap.add_argument("--count", type=int, default=None, help="configurations per size (default: COUNTS)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sw-max-L", type=int, default=64, help="largest L for SW (dense L^2 x L^2; default 64)")
     ap.add_argument("--threads", type=int, default=None, help="threads for every method (default: all cores)")
     a = ap.parse_args(argv)
     if a.threads:
@@ -49,7 +50,8 @@ def main(argv=None) -> int:
     print("| L | method | s/config | eigvalsh / method | rel. error | RMSE / T | own estimate (rel.) |")
     print("|---|---|---|---|---|---|---|")
     for L in (int(x) for x in a.sizes.split(",")):
-        pts = frontier(L, count=a.count or COUNTS.get(L, 2), seed=a.seed + L, workers=a.threads)
+        pts = frontier(L, count=a.count or COUNTS.get(L, 2), seed=a.seed + L, workers=a.threads,
+                       sw_max_L=a.sw_max_L)
         base = pts[0].seconds if pts[0].name.startswith("ED (numpy") else None
         for p in pts:
             ratio = f"{base / p.seconds:.3g}" if base else "—"
