@@ -281,6 +281,7 @@ def test_process_pool_chains_match_the_in_process_ones():
                           run(cfg, chains=2, seed=5, workers=2).energy(False))
 
 
+@pytest.mark.slow
 def test_learn_loop_fine_tunes_without_overfitting():
     from efnn_core.mc import learn
 
