@@ -17,6 +17,7 @@ every sha256 is compared.
 
     python benchmarks/scale.py              # ~3 minutes on 2 idle cores
     python benchmarks/scale.py --repeat 2 --count 24
+    OMP_NUM_THREADS=1 python benchmarks/scale.py --memory 40 --memory-count 3   # peak RSS of one task
 """
 
 from __future__ import annotations
@@ -64,6 +65,20 @@ def per_task(executor, n: int, workers: int | None = None) -> float:
     return (time.perf_counter() - t0) / n
 
 
+def memory(L: int, k: int) -> None:
+    """Peak RSS and CPU seconds of one ED task of k configurations at L, in this (fresh) process."""
+    import resource
+
+    spins = get("double_exchange").sample(L, k, 0)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0, c0 = time.perf_counter(), time.process_time()
+    ed.solve_chunk(("double_exchange", {}, spins, "double"))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"L = {L}: {k} configuration(s), {ed.batch_size(L)} matrices at once; peak RSS {peak:.0f} MB (before the "
+          f"task {base:.0f} MB); {cpu / k:.2f} CPU s and {wall / k:.2f} wall s per configuration")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--L", type=int, default=20)
@@ -71,7 +86,11 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=6, help="configurations per shard (default 6: 8 shards)")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--trivial", type=int, default=400, help="trivial tasks for the overhead (default 400)")
+    p.add_argument("--memory", type=int, metavar="L", help="only: peak memory of one ED task at this L")
+    p.add_argument("--memory-count", type=int, default=1, help="configurations in that task (default 1)")
     a = p.parse_args()
+    if a.memory:
+        return memory(a.memory, a.memory_count)
     print(f"load average (1, 5, 15 min) at the start: {os.getloadavg()} on {parallel.cpu_count()} cores")
     modes = {"serial": (1, dict(workers=1)), "pool 2": (2, dict(workers=2)), "dask 1": (1, {}), "dask 2": (2, {})}
     wall: dict[str, list[float]] = {k: [] for k in modes}
