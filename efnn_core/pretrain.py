@@ -60,6 +60,14 @@ def recipes() -> dict[str, list[str]]:
     eff = ["fit-effective", "--validation", "2000"]
     out["de_effective_translation"] = [*eff, "--kind", "translation"]
     out["de_effective_tiled2"] = [*eff, "--kind", "tiled", "--tile", "2"]
+    # Monte Carlo surrogates, fitted / fine-tuned on thermal configurations (efnn_core.mc.thermal), tested on
+    # held-out chains
+    out["de_effective_translation_mc"] = ["fit-effective", "--kind", "translation", "--train-dataset",
+                                          "de_thermal_L10_train", "--test-dataset", "de_thermal_L10_test"]
+    out["de_efnn_c3_n3_mc"] = ["train", "--init", "de_efnn_c3_n3", "--train-dataset", "de_thermal_L10_train_large",
+                               "--test-dataset", "de_thermal_L10_test", "--validation", "600", "--epochs", "120",
+                               "--lr", "1e-3", "--schedule", "cosine", "--batch-size", "128", "--threads", "1",
+                               "--seed", "0", "--quiet"]
     for kind in ("binary", "continuous"):
         spin = ["train", "--system", f"three_spin_{kind}", "--epochs", str(SPIN_EPOCHS), "--lr", "1e-3",
                 "--schedule", "cosine", "--batch-size", "256", "--weight-decay", "0", "--dtype", "float32",

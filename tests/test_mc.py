@@ -262,3 +262,32 @@ def test_structure_factor_peaks():
     assert diagnostics.structure_factor(neel)[L // 2, L // 2] == pytest.approx(L * L)
     s = uniform_sphere(np.random.default_rng(0), (3, L, L))
     assert diagnostics.structure_factor(s).sum(axis=(-1, -2)) == pytest.approx(np.full(3, L * L))  # Parseval
+
+
+def test_results_do_not_depend_on_the_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = MCConfig(method="ed", L=3, sweeps=6)
+    plain = run(cfg, chains=3, seed=4)
+    with ThreadPoolExecutor(2) as ex:
+        threaded = run(cfg, chains=3, seed=4, executor=ex, chunk=2)
+    assert np.array_equal(plain.energy(False), threaded.energy(False))
+
+
+@pytest.mark.slow
+def test_process_pool_chains_match_the_in_process_ones():
+    cfg = MCConfig(method="ed", L=3, sweeps=4)
+    assert np.array_equal(run(cfg, chains=2, seed=5).energy(False),
+                          run(cfg, chains=2, seed=5, workers=2).energy(False))
+
+
+@pytest.mark.slow
+def test_learn_loop_fine_tunes_without_overfitting():
+    from efnn_core.mc import learn
+
+    rounds = list(learn.loop("de_effective_translation", L=6, rounds=2, sweeps=10, chains=2, seed=0))
+    first, second = rounds
+    # 460 coefficients on 20-40 labels: the refit is pulled towards the starting model, so it neither
+    # interpolates the labels (in-sample RMSE 0) nor blows up on the next round's configurations
+    assert first["fit_rmse_T"] > 0.05 and second["rmse_T"] < 2 * first["rmse_T"] + 0.2
+    assert second["labels"] == 2 * first["labels"] == 2 * 2 * 10
