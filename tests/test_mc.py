@@ -212,8 +212,12 @@ def test_bad_input_is_a_clear_error():
     bad = np.full((4, 4, 3), np.nan)
     with pytest.raises(MCError, match="NaN"):
         run(MCConfig(L=4, sweeps=2), chains=1, start=bad)
+    small = np.zeros((3, 3, 3))
+    small[..., 2] = 1.0
     with pytest.raises(MCError, match="shape"):
-        run(MCConfig(L=4, sweeps=2), chains=1, start=np.zeros((3, 3, 3)))
+        run(MCConfig(L=4, sweeps=2), chains=1, start=small)
+    with pytest.raises(MCError, match="unit vectors"):
+        run(MCConfig(L=3, sweeps=2), chains=1, start=2 * small)
 
 
 # ----------------------------------------------------------------------------- diagnostics
