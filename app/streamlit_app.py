@@ -20,4 +20,5 @@ if (HERE / "app_pages/field_theory.py").exists():
     pages.append(st.Page(HERE / "app_pages/field_theory.py", title="Field theory on neurons", icon=":material/blur_on:"))
 pages.append(st.Page(HERE / "app_pages/monte_carlo.py", title="Monte Carlo", icon=":material/casino:"))
 pages.append(st.Page(HERE / "app_pages/methods.py", title="Methods: accuracy vs time", icon=":material/speed:"))
+pages.append(st.Page(HERE / "app_pages/sweeps.py", title="Sweeps: error vs size and time", icon=":material/scatter_plot:"))
 st.navigation(pages).run()

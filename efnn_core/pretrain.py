@@ -134,6 +134,8 @@ def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR
         while todo:
             names = {n for n, _ in todo}
             wave = [t for t in todo if _parent(t[1]) not in names]  # parents first
+            if not wave:
+                raise ValueError(f"recipes {[n for n, _ in todo]} start from each other (--init cycle)")
             todo = [t for t in todo if t not in wave]
             tasks = [(n, r, str(directory.resolve()), str(logs.resolve())) for n, r in wave]
             for n, _ in wave:

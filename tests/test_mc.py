@@ -212,8 +212,12 @@ def test_bad_input_is_a_clear_error():
     bad = np.full((4, 4, 3), np.nan)
     with pytest.raises(MCError, match="NaN"):
         run(MCConfig(L=4, sweeps=2), chains=1, start=bad)
+    small = np.zeros((3, 3, 3))
+    small[..., 2] = 1.0
     with pytest.raises(MCError, match="shape"):
-        run(MCConfig(L=4, sweeps=2), chains=1, start=np.zeros((3, 3, 3)))
+        run(MCConfig(L=4, sweeps=2), chains=1, start=small)
+    with pytest.raises(MCError, match="unit vectors"):
+        run(MCConfig(L=3, sweeps=2), chains=1, start=2 * small)
 
 
 # ----------------------------------------------------------------------------- diagnostics
@@ -279,3 +283,15 @@ def test_process_pool_chains_match_the_in_process_ones():
     cfg = MCConfig(method="ed", L=3, sweeps=4)
     assert np.array_equal(run(cfg, chains=2, seed=5).energy(False),
                           run(cfg, chains=2, seed=5, workers=2).energy(False))
+
+
+@pytest.mark.slow
+def test_learn_loop_fine_tunes_without_overfitting():
+    from efnn_core.mc import learn
+
+    rounds = list(learn.loop("de_effective_translation", L=6, rounds=2, sweeps=10, chains=2, seed=0))
+    first, second = rounds
+    # 460 coefficients on 20-40 labels: the refit is pulled towards the starting model, so it neither
+    # interpolates the labels (in-sample RMSE 0) nor blows up on the next round's configurations
+    assert first["fit_rmse_T"] > 0.05 and second["rmse_T"] < 2 * first["rmse_T"] + 0.2
+    assert second["labels"] == 2 * first["labels"] == 2 * 2 * 10

@@ -209,3 +209,17 @@ def test_a_cluster_that_cannot_import_the_library_or_runs_another_version_is_ref
     with pytest.raises(parallel.SchedulerError, match="other efnn_core versions .*'tcp://w2': '0.0.1'"):
         parallel._check_cluster(_FakeClient(workers={"tcp://w1": None, "tcp://w2": "0.0.1"}), "tcp://h:1")
     parallel._check_cluster(_FakeClient(workers={"tcp://w1": None}), "tcp://h:1")  # same version: accepted
+
+
+def test_pretrain_refuses_zero_jobs_and_trains_parents_before_children(tmp_path, monkeypatch, capsys):
+    from efnn_core import pretrain
+
+    with pytest.raises(ValueError, match="--jobs must be a whole number >= 1, got 0"):
+        pretrain.run(jobs=0, directory=tmp_path)
+    fake = {"child": ["train", "--init", "parent"], "parent": ["train"], "other": ["train"]}
+    order = []
+    monkeypatch.setattr(pretrain, "recipes", lambda: fake)
+    monkeypatch.setattr(pretrain, "_train_recipe", lambda task: order.append(task[0]) or (0, 0.0))
+    with cf.ThreadPoolExecutor(1) as ex:
+        assert pretrain.run(directory=tmp_path, logs=tmp_path / "logs", executor=ex) == 0
+    assert order.index("parent") < order.index("child") and sorted(order) == sorted(fake)

@@ -113,3 +113,10 @@ def test_load_results_refuses_malformed_tables(finished):
             sweep.load_results(blob)
     with pytest.raises(sweep.SweepError, match="at most"):
         sweep.load_results(b"x" * (sweep.MAX_RESULTS_BYTES + 1))
+
+
+def test_the_sweeps_page_plots_the_shipped_table():
+    AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+    at = AppTest.from_file(str(ROOT / "app" / "app_pages" / "sweeps.py"), default_timeout=60).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
+    assert len(sweep.load_results(ROOT / "docs" / "sweeps" / "three_spin_width.csv")) == 12
