@@ -69,7 +69,7 @@ def _score(pred, ref, T) -> tuple[float, float]:
 
 def frontier(L: int, *, models: dict | None = None, count: int = 3, seed: int = 0,
              system: DoubleExchange | None = None, sw_orders=(1, 2, 3), sw_max_L: int = 64,
-             kpm_points=KPM_POINTS, ed_max_L: int | None = None,
+             kpm_points=KPM_POINTS, ed_max_L: int | None = None, workers: int | None = None,
              progress: Callable[[int, int, str], bool | None] | None = None) -> list[Point]:
     """Measure the accuracy-versus-time frontier at lattice size ``L`` (see the module docstring).
 
@@ -82,6 +82,7 @@ def frontier(L: int, *, models: dict | None = None, count: int = 3, seed: int = 
         kpm_points: (moments, distance) pairs for KPM.
         ed_max_L: largest L for ED (default: the recipe's ``exact_max``, 40); above it the
             reference is KPM with ``REFERENCE_KPM``.
+        workers: KPM threads (default: all usable cores).
         progress: called as progress(done, total, label) before each method; returning False
             stops and raises ``InterruptedError``.
     Returns:
@@ -115,13 +116,13 @@ def frontier(L: int, *, models: dict | None = None, count: int = 3, seed: int = 
             r = solve(de, spins, "ed")
             points.append(Point("ED (fastest driver)", "exact", r.seconds / count, *_score(r.energy, ref, de.T), 0.0))
         elif what == "reference":
-            r = solve(de, spins, "kpm", **REFERENCE_KPM)
+            r = solve(de, spins, "kpm", workers=workers, **REFERENCE_KPM)
             ref = np.asarray(r.energy)
             est = float(np.sqrt(np.mean(r.error ** 2))) / abs(float(ref.mean()))
             points.append(Point(f"KPM reference M={REFERENCE_KPM['moments']} p={REFERENCE_KPM['distance']}",
                                 "reference", r.seconds / count, 0.0, 0.0, est))
         elif what in ("sw3", "kpm"):
-            opts = dict(order=arg) if what == "sw3" else dict(moments=arg[0], distance=arg[1])
+            opts = dict(order=arg) if what == "sw3" else dict(moments=arg[0], distance=arg[1], workers=workers)
             r = solve(de, spins, what, **opts)
             name = f"SW order {arg}" if what == "sw3" else f"KPM M={arg[0]} p={arg[1]}"
             est = float(np.sqrt(np.mean(np.asarray(r.error) ** 2))) / abs(float(ref.mean()))
