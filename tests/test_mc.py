@@ -142,8 +142,8 @@ def _poor_surrogate(L):
 def test_slmc_with_a_poor_surrogate_reproduces_ed_metropolis_at_L4():
     L = 4
     sur = _poor_surrogate(L)
-    ed = run(MCConfig(method="ed", L=L, sweeps=1500), chains=4, seed=1)
-    sl = run(MCConfig(method="slmc", L=L, sweeps=3000, surrogate="poor"), chains=4, seed=2, surrogate=sur)
+    ed = run(MCConfig(method="ed", L=L, sweeps=1000), chains=4, seed=1)
+    sl = run(MCConfig(method="slmc", L=L, sweeps=2000, surrogate="poor"), chains=4, seed=2, surrogate=sur)
     a, b = ed.summary(), sl.summary()
     sigma = np.hypot(a["error_per_site"], b["error_per_site"])
     assert abs(a["mean_per_site"] - b["mean_per_site"]) < 3 * sigma, (a, b)
