@@ -15,6 +15,8 @@ P = [("overview", "Overview: Ising as an EFNN", ":material/grid_on:"), ("lessons
      ("lattice_lab", "Lattice lab", ":material/draw:"), ("train", "Train", ":material/model_training:"),
      ("generalization", "Generalization", ":material/trending_down:"),
      ("architecture", "Architecture", ":material/account_tree:"),
-     ("field_theory", "Field theory on neurons", ":material/blur_on:"), ("monte_carlo", "Monte Carlo", ":material/casino:")]
+     ("field_theory", "Field theory on neurons", ":material/blur_on:"), ("monte_carlo", "Monte Carlo", ":material/casino:"),
+     ("methods", "Methods: accuracy vs time", ":material/speed:"),
+     ("sweeps", "Sweeps: error vs size and time", ":material/scatter_plot:")]
 pages = [st.Page(HERE / f"app_pages/{f}.py", title=t, icon=i, default=f == "overview") for f, t, i in P]
 st.navigation(pages).run()

@@ -58,10 +58,9 @@ def _array_from(name: str, data: bytes) -> tuple[np.ndarray, bool]:
             raise ValueError(f"{name} has dtype {arr.dtype}; a numeric (float or int) array is needed")
         return arr.astype(np.float64), False
     if suffix == "json":
-        try:
-            obj = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ValueError(f"{name} is not valid JSON: {err}") from None
+        from efnn_core import safejson  # bounded: nesting depth, size, finite numbers (no RecursionError/OverflowError)
+
+        obj = safejson.loads(data, what=name, max_bytes=MAX_SPIN_BYTES)
         if isinstance(obj, dict):
             if "spins" in obj:
                 obj = obj["spins"]
@@ -134,6 +133,9 @@ def parse_spins(name: str, data: bytes, *, system, view: str, max_L: int = 40, m
     if not min_L <= L <= max_L:
         raise ValueError(f"{name}: lattice size L={L} is outside {min_L}…{max_L} allowed here")
     if view == "vector" and np.isfinite(arr).all():
+        big = np.abs(arr).max()
+        if big > 1e6:  # |s|^2 would overflow or swamp the other components: not a spin file
+            raise ValueError(f"{name}: a component of {big:.3g} is far from a unit vector's (at most 1e6 is accepted)")
         norms = np.linalg.norm(arr, axis=-1)
         if (norms < 1e-9).any():
             raise ValueError(f"{name}: {int((norms < 1e-9).sum())} spin(s) are zero vectors and have no direction")

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, safejson
 from .nets import ARCHITECTURES, FAMILIES
 
 __all__ = [
@@ -69,6 +69,7 @@ MAX_HEADER_BYTES = 1 << 20  # safetensors JSON header
 MAX_WEIGHT_BYTES = 1 << 30  # weights file (1 GiB)
 MAX_PARAMETERS = 50_000_000  # the paper's nets have < 10^4; this only stops absurd files
 MAX_TENSORS = 10_000
+MAX_JSON_DEPTH = 16  # metadata nesting (ours is at most 5 deep)
 # Sane ranges of the hyperparameters the nets contract names; any other integer
 # hyperparameter must lie in [-INT_LIMIT, INT_LIMIT].
 HP_LIMITS = {
@@ -320,10 +321,10 @@ def _parse_meta(meta: bytes | str | dict) -> dict:
             raise CheckpointError("metadata is not UTF-8 text (is it the .json file?)") from None
     if len(meta) > MAX_JSON_BYTES:
         raise CheckpointError(f"metadata is {len(meta)} characters, more than the {MAX_JSON_BYTES} allowed")
-    try:
-        d = json.loads(meta)
-    except json.JSONDecodeError as err:
-        raise CheckpointError(f"metadata is not valid JSON: {err}") from None
+    try:  # bounded: size, nesting depth, finite numbers of sane magnitude
+        d = safejson.loads(meta, what="metadata", max_bytes=MAX_JSON_BYTES, max_depth=MAX_JSON_DEPTH)
+    except safejson.JSONError as err:
+        raise CheckpointError(str(err)) from None
     if not isinstance(d, dict):
         raise CheckpointError(f"metadata must be a JSON object, got {type(d).__name__}")
     return d
@@ -462,8 +463,8 @@ def _parse_header(blob: bytes) -> dict:
             f"the {len(blob)}-byte file (truncated or corrupt)"
         )
     try:
-        header = json.loads(blob[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        header = safejson.loads(blob[8 : 8 + n], what="header", max_bytes=MAX_HEADER_BYTES, max_depth=4)
+    except safejson.JSONError as err:
         raise CheckpointError(
             f"the weights file is not valid safetensors: its header does not parse ({err})"
         ) from None
@@ -476,9 +477,10 @@ def _parse_header(blob: bytes) -> dict:
             dtype, shape, (a, b) = t["dtype"], t["shape"], t["data_offsets"]
         except (KeyError, TypeError, ValueError):
             raise CheckpointError(f"the weights file's header entry {name!r} is malformed") from None
-        if dtype not in _DTYPES:
-            raise CheckpointError(f"tensor {name!r} has dtype {dtype!r}; allowed: {', '.join(_DTYPES)}")
-        if not (isinstance(shape, list) and all(isinstance(s, int) and s >= 0 for s in shape)):
+        if not isinstance(dtype, str) or dtype not in _DTYPES:
+            raise CheckpointError(f"tensor {name!r} has dtype {dtype!r:.40}; allowed: {', '.join(_DTYPES)}")
+        if not (isinstance(shape, list) and len(shape) <= 8
+                and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)):
             raise CheckpointError(f"tensor {name!r} has a malformed shape {shape!r:.60}")
         nbytes = math.prod(shape) * torch.empty((), dtype=_DTYPES[dtype]).element_size()
         if not (isinstance(a, int) and isinstance(b, int) and 0 <= a <= b and b - a == nbytes):

@@ -25,11 +25,12 @@ import platform
 import re
 import shutil
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, parallel
+from . import __version__, parallel, safejson
 from .solvers import ed
 from .systems import SYSTEMS, get
 
@@ -65,9 +66,39 @@ def manifest(name: str, data_dir: str | Path | None = None) -> dict:
     if not path.is_file():
         raise DatasetError(f"no dataset {name!r} in {path.parent}; available: {list(path.parent)}")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise DatasetError(f"manifest {path} is not valid JSON: {err}") from None
+        m = safejson.loads(path.read_bytes(), what=f"manifest {path}")
+    except (OSError, ValueError) as err:
+        raise DatasetError(f"manifest {path} cannot be read: {err}") from None
+    return check_manifest(m, name, keys=())
+
+
+MANIFEST_KEYS = {"system": str, "params": dict, "sha256_spins": str, "sha256_energies": str}
+
+
+def check_manifest(m, name: str = "?", keys=tuple(MANIFEST_KEYS)) -> dict:
+    """``m`` if it is a manifest with the keys and types that ``load`` reads; DatasetError otherwise.
+
+    ``count`` and ``L`` (when present) are bounded like the samplers' arguments
+    (``systems._checks``), so a manifest saying ``count: 10**8`` is refused here,
+    before any configuration is regenerated.
+    """
+    from .systems import _checks
+
+    if not isinstance(m, dict):
+        raise DatasetError(f"manifest of {name!r} must be a JSON object, got {type(m).__name__}")
+    for key in keys:
+        typ = MANIFEST_KEYS[key]
+        if not isinstance(m.get(key), typ):
+            raise DatasetError(f"manifest of {name!r}: {key!r} is missing or not a {typ.__name__} "
+                               "(corrupt or hand-edited manifest; regenerate the dataset)")
+    try:
+        if "L" in m:
+            _checks.lattice_size(m["L"])
+        if "count" in m:
+            _checks.sample_count(m["count"], 3 * int(m.get("L", 1)) ** 2 if "L" in m else 1)
+    except ValueError as err:
+        raise DatasetError(f"manifest of {name!r}: {err}") from None
+    return m
 
 
 def spins_for(m: dict) -> np.ndarray:
@@ -83,7 +114,7 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
     both are checked against the manifest's sha256 and any mismatch raises
     DatasetError naming what differs.
     """
-    m = manifest(name, data_dir)
+    m = check_manifest(manifest(name, data_dir), name)
     d = Path(data_dir) if data_dir else DATA_DIR
     if m.get("generator_version") != GENERATOR_VERSION:
         raise DatasetError(f"dataset {name!r} was made by generator version {m.get('generator_version')}, "
@@ -96,7 +127,7 @@ def load(name: str, data_dir: str | Path | None = None, *, verify: bool = True):
                 energies = z["energies"]
                 if spins is None:  # Monte Carlo configurations (efnn_core.mc.thermal) cannot be regenerated
                     spins = z["spins"]
-        except (OSError, KeyError, ValueError) as err:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
             raise DatasetError(f"labels of {name!r} ({d / (name + '.npz')}) cannot be read: {err}") from None
     else:
         energies = system.energy(spins)
@@ -159,7 +190,7 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
              seed: int | None = None, sampler: str = "uniform", precision: str = "double",
              params: dict | None = None, part: str | None = None, out_dir: str | Path | None = None,
              workers: int | None = None, chunk: int | None = None, progress: bool = True,
-             executor=None) -> dict:
+             executor=None, solver: str = "ed", options: dict | None = None) -> dict:
     """Generate dataset ``name`` into ``out_dir`` (default ``data/``) and return its manifest.
 
     Sharded and resumable (systems whose labels are stored, i.e. ED): the
@@ -173,7 +204,11 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
     only on each configuration, so the result (its sha256) is the same for any
     shard size, worker count, backend or interruption.  With
     ``precision="single"`` the complex64 error on E_MC is measured against
-    complex128 on a subset and recorded in the manifest.
+    complex128 on a subset and recorded in the manifest.  ``solver`` other than
+    "ed" (e.g. "kpm" beyond ED's reach) labels by ``solvers.solve(..., solver,
+    **options)``, one configuration at a time (resumable), and records the
+    solver, its options and its own error estimate (``label_error``); the
+    per-configuration estimates are stored beside the labels (``errors``).
     """
     _check_name(name)
     out = Path(out_dir) if out_dir else DATA_DIR
@@ -202,7 +237,11 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
     spins = model.dataset_spins(m)
     m["count"] = len(spins)
     out.mkdir(parents=True, exist_ok=True)
-    if model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
+    errors = None
+    if model.recipe.stored_labels and solver != "ed":  # labels by an approximate solver, with its error
+        energies, errors = _solver_labels(model, spins, name, out, solver, options or {}, progress)
+        m.update(solver=solver, solver_options=options or {}, label_error=_label_error(energies, errors, model))
+    elif model.recipe.stored_labels:  # each label is an exact diagonalization: computed once, stored
         energies = _labels(model, spins, m, out, chunk=chunk, executor=executor, workers=workers,
                            progress=progress)
         if precision == "single":
@@ -214,7 +253,8 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
              labels=label_stats(energies, sites), generation_seconds=round(time.perf_counter() - t0, 2),
              hardware=_hardware())
     if model.recipe.stored_labels:
-        _write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies))
+        extra = {} if errors is None else {"errors": errors}
+        _write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies, **extra))
         with np.load(out / f"{name}.npz", allow_pickle=False) as z:  # the file, not the array in memory
             if sha256(z["energies"]) != m["sha256_energies"]:
                 raise DatasetError(f"{out / name}.npz does not read back as written (disk full or changed "
@@ -293,6 +333,32 @@ def _read_shard(path: Path, spins) -> np.ndarray:
         raise DatasetError(f"shard {path} does not match its configurations or its own checksum; "
                            "delete it to recompute it")
     return e
+
+
+def _solver_labels(model, spins, name, out: Path, solver: str, options: dict, progress):
+    """(energies, error estimates), one configuration at a time, resuming from ``out/.partial/name``."""
+    from .solvers import solve
+
+    part = out / ".partial" / name / (sha256(spins)[:16] + solver + hashlib.sha256(
+        json.dumps(options, sort_keys=True).encode()).hexdigest()[:8])
+    part.mkdir(parents=True, exist_ok=True)
+    done = []
+    from tqdm.auto import tqdm
+
+    for k in tqdm(range(len(spins)), unit="config", desc=f"{name} ({solver})", disable=not progress):
+        f = part / f"{k:08d}.npy"
+        if not f.is_file():
+            r = solve(model, spins[k], solver, **options)
+            _write_atomic(f, lambda fh: np.save(fh, np.array([r.energy, r.error])))  # never half-written
+        done.append(np.load(f, allow_pickle=False))
+    return np.array([d[0] for d in done]), np.array([d[1] for d in done])
+
+
+def _label_error(energies, errors, model) -> dict:
+    """The labels' own error estimate (absolute, RMS over the set) in the manifest's units."""
+    rms = float(np.sqrt((errors ** 2).mean()))
+    return {"rms_abs": rms, "max_abs": float(errors.max()), "rms_rel": rms / float(abs(energies.mean())),
+            "rms_in_units_of_T": rms / model.T}
 
 
 def _precision_error(model, spins, energies, workers, executor=None) -> dict:

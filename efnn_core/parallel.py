@@ -157,7 +157,7 @@ def map_tasks(fn: Callable[[Any], Any], tasks: Iterable, *, executor: cf.Executo
             ``progress(done, total)`` after each task and returning False stops
             the work with ``InterruptedError``.
         window: most tasks submitted and not yet returned (bounded memory for
-            long task lists; default 4 per worker, 256 with an external executor).
+            long task lists; default 4 per worker, at least 256 with an external executor).
         desc: the progress bar's label.
 
     Closing the generator early (``break``), an exception, or Ctrl-C cancels
@@ -197,12 +197,21 @@ def map_tasks(fn: Callable[[Any], Any], tasks: Iterable, *, executor: cf.Executo
                     tick()
                     yield item
             return
-        for item in _stream(fn, source, executor, window or (4 * workers if workers else 256)):
+        for item in _stream(fn, source, executor, window or _window(executor, workers)):
             tick()
             yield item
     finally:
         if bar is not None:
             bar.close()
+
+
+def _window(executor: cf.Executor, workers: int | None) -> int:
+    """Tasks kept in flight on an external executor: 4 per worker thread (a Dask cluster's, counted
+    when the map starts), at least 256, so that no worker of a large cluster idles."""
+    client = getattr(executor, "_client", None)
+    if client is not None:
+        workers = sum(client.nthreads().values())
+    return max(256, 4 * (workers or 1))
 
 
 def _stream(fn, source, executor: cf.Executor, window: int) -> Iterator[tuple[int, Any]]:
@@ -293,14 +302,39 @@ def executor_from(address: str | None = None, *, timeout: float = CONNECT_TIMEOU
                 raise SchedulerError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
                                      f"({type(err).__name__}); start it with `dask scheduler` or check the "
                                      "address") from None
-        executor = client.get_executor(pure=False)
-        yield executor
+        _check_cluster(client, address)
+        yield client.get_executor(pure=False)
 
 
-def describe(executor: cf.Executor | None) -> str:
-    """One line naming where tasks run (for logs and results tables)."""
+def _library_version() -> str:
+    """Runs on the scheduler and on every worker: this library must import there, at our version."""
+    from . import __version__
+
+    return __version__
+
+
+def _check_cluster(client, address: str) -> None:
+    """Refuse a cluster whose scheduler or workers cannot import efnn_core (or run another version):
+    otherwise every task would fail later with Dask's 'Error during deserialization'."""
+    from . import __version__
+
+    try:
+        versions = {"scheduler": client.run_on_scheduler(_library_version), **client.run(_library_version)}
+    except Exception as err:  # noqa: BLE001 - any failure here means the same fix
+        raise SchedulerError(f"the Dask scheduler or a worker at {address} cannot import efnn_core "
+                             f"({type(err).__name__}); install this project there (`pip install -e .` in its "
+                             "folder) or start them with PYTHONPATH set to it") from None
+    other = {k: v for k, v in versions.items() if v != __version__}
+    if other:
+        raise SchedulerError(f"Dask cluster at {address} runs other efnn_core versions {other}; "
+                             f"this one is {__version__}")
+
+
+def describe(executor: cf.Executor | None, workers: int | None = None) -> str:
+    """One line naming where tasks run (for logs): ``executor``, or the default pool of ``workers``."""
     if executor is None:
-        return f"local process pool ({cpu_count()} cores)"
+        n = _workers(workers)
+        return "this process" if n == 1 else f"local process pool ({n} workers)"
     client = getattr(executor, "_client", None)
     if client is not None:
         n = len(client.scheduler_info(n_workers=-1).get("workers", {}))

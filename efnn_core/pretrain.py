@@ -60,6 +60,14 @@ def recipes() -> dict[str, list[str]]:
     eff = ["fit-effective", "--validation", "2000"]
     out["de_effective_translation"] = [*eff, "--kind", "translation"]
     out["de_effective_tiled2"] = [*eff, "--kind", "tiled", "--tile", "2"]
+    # Monte Carlo surrogates, fitted / fine-tuned on thermal configurations (efnn_core.mc.thermal), tested on
+    # held-out chains
+    out["de_effective_translation_mc"] = ["fit-effective", "--kind", "translation", "--train-dataset",
+                                          "de_thermal_L10_train", "--test-dataset", "de_thermal_L10_test"]
+    out["de_efnn_c3_n3_mc"] = ["train", "--init", "de_efnn_c3_n3", "--train-dataset", "de_thermal_L10_train_large",
+                               "--test-dataset", "de_thermal_L10_test", "--validation", "600", "--epochs", "120",
+                               "--lr", "1e-3", "--schedule", "cosine", "--batch-size", "128", "--threads", "1",
+                               "--seed", "0", "--quiet"]
     for kind in ("binary", "continuous"):
         spin = ["train", "--system", f"three_spin_{kind}", "--epochs", str(SPIN_EPOCHS), "--lr", "1e-3",
                 "--schedule", "cosine", "--batch-size", "256", "--weight-decay", "0", "--dtype", "float32",
@@ -126,6 +134,8 @@ def run(only: str | None = None, jobs: int = 1, directory: Path = PRETRAINED_DIR
         while todo:
             names = {n for n, _ in todo}
             wave = [t for t in todo if _parent(t[1]) not in names]  # parents first
+            if not wave:
+                raise ValueError(f"recipes {[n for n, _ in todo]} start from each other (--init cycle)")
             todo = [t for t in todo if t not in wave]
             tasks = [(n, r, str(directory.resolve()), str(logs.resolve())) for n, r in wave]
             for n, _ in wave:

@@ -211,7 +211,7 @@ def run(grid_file: str | os.PathLike, out: str | os.PathLike, *, executor=None, 
     rows = [r for r in rows if r["job"] in finished]  # failed rows are retried
     todo = [j for j in jobs if j["job"] not in finished]
     print(f"{len(jobs)} jobs in {grid_file}: {len(jobs) - len(todo)} done, {len(todo)} to run on "
-          f"{parallel.describe(executor)}", file=sys.stderr, flush=True)
+          f"{parallel.describe(executor, workers)}", file=sys.stderr, flush=True)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -261,7 +261,7 @@ def load_results(source: str | os.PathLike | bytes) -> "pandas.DataFrame":  # no
     """A sweep's results table (a CSV path or its bytes) as a validated pandas DataFrame.
 
     Checks: at most ``MAX_RESULTS_BYTES``, every column of ``COLUMNS``, at least
-    one ``<metric>@<test set>`` column, job ids unique, numbers where numbers
+    one ``<metric>@<test set>`` column where a job finished, job ids unique, numbers where numbers
     belong (non-negative parameters and seconds).  Anything else raises
     SweepError (a ValueError) naming the problem.  Nothing is evaluated or
     unpickled: it is parsed as plain CSV text.
@@ -279,7 +279,7 @@ def load_results(source: str | os.PathLike | bytes) -> "pandas.DataFrame":  # no
     if missing:
         raise SweepError(f"results table lacks column(s) {missing}; is it a sweep's {RESULTS}?")
     metric_cols = [c for c in df.columns if "@" in c]
-    if not any(c.split("@")[0] in METRICS for c in metric_cols):
+    if (df["status"] == "ok").any() and not any(c.split("@")[0] in METRICS for c in metric_cols):
         raise SweepError("results table has no metric column (like rel_error@de_L10_test)")
     if df["job"].isna().any() or df["job"].duplicated().any():
         raise SweepError("results table has empty or repeated job ids")

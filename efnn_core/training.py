@@ -104,14 +104,14 @@ class TrainConfig:
             raise ValueError(f"schedule must be 'step', 'cosine' or 'constant', got {self.schedule!r}")
         if not (isinstance(self.lr, (int, float)) and 0 < self.lr < 10):
             raise ValueError(f"lr must be in (0, 10), got {self.lr!r}")
-        if not 0 < self.gamma <= 1:
+        if not (isinstance(self.gamma, (int, float)) and 0 < self.gamma <= 1):
             raise ValueError(f"gamma must be in (0, 1], got {self.gamma!r}")
         if self.step_size is not None and int(self.step_size) < 1:
             raise ValueError(f"step_size must be >= 1 epoch, got {self.step_size!r}")
         if not 0 <= self.min_lr <= self.lr:
             raise ValueError(f"min_lr must be in [0, lr], got {self.min_lr!r}")
-        if self.weight_decay < 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 <= self.weight_decay <= 10:  # also refuses inf and NaN (null metrics, unloadable weights)
+            raise ValueError(f"weight_decay must be in [0, 10], got {self.weight_decay!r}")
         for name in ("batch_size", "epochs", "eval_batch_size"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -119,7 +119,7 @@ class TrainConfig:
             raise ValueError(f"eval_every must be >= 0 (0: per epoch only), got {self.eval_every!r}")
         if self.threads is not None and int(self.threads) < 1:
             raise ValueError(f"threads must be >= 1 or None, got {self.threads!r}")
-        if self.max_seconds is not None and not self.max_seconds > 0:
+        if self.max_seconds is not None and not 0 < self.max_seconds < 1e7:
             raise ValueError(f"max_seconds must be > 0 or None, got {self.max_seconds!r}")
         resolve_dtype(self.dtype)
         return self

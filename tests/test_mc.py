@@ -142,8 +142,8 @@ def _poor_surrogate(L):
 def test_slmc_with_a_poor_surrogate_reproduces_ed_metropolis_at_L4():
     L = 4
     sur = _poor_surrogate(L)
-    ed = run(MCConfig(method="ed", L=L, sweeps=1500), chains=4, seed=1)
-    sl = run(MCConfig(method="slmc", L=L, sweeps=3000, surrogate="poor"), chains=4, seed=2, surrogate=sur)
+    ed = run(MCConfig(method="ed", L=L, sweeps=1000), chains=4, seed=1)
+    sl = run(MCConfig(method="slmc", L=L, sweeps=2000, surrogate="poor"), chains=4, seed=2, surrogate=sur)
     a, b = ed.summary(), sl.summary()
     sigma = np.hypot(a["error_per_site"], b["error_per_site"])
     assert abs(a["mean_per_site"] - b["mean_per_site"]) < 3 * sigma, (a, b)
@@ -212,8 +212,12 @@ def test_bad_input_is_a_clear_error():
     bad = np.full((4, 4, 3), np.nan)
     with pytest.raises(MCError, match="NaN"):
         run(MCConfig(L=4, sweeps=2), chains=1, start=bad)
+    small = np.zeros((3, 3, 3))
+    small[..., 2] = 1.0
     with pytest.raises(MCError, match="shape"):
-        run(MCConfig(L=4, sweeps=2), chains=1, start=np.zeros((3, 3, 3)))
+        run(MCConfig(L=4, sweeps=2), chains=1, start=small)
+    with pytest.raises(MCError, match="unit vectors"):
+        run(MCConfig(L=3, sweeps=2), chains=1, start=2 * small)
 
 
 # ----------------------------------------------------------------------------- diagnostics
@@ -262,3 +266,32 @@ def test_structure_factor_peaks():
     assert diagnostics.structure_factor(neel)[L // 2, L // 2] == pytest.approx(L * L)
     s = uniform_sphere(np.random.default_rng(0), (3, L, L))
     assert diagnostics.structure_factor(s).sum(axis=(-1, -2)) == pytest.approx(np.full(3, L * L))  # Parseval
+
+
+def test_results_do_not_depend_on_the_executor():
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = MCConfig(method="ed", L=3, sweeps=6)
+    plain = run(cfg, chains=3, seed=4)
+    with ThreadPoolExecutor(2) as ex:
+        threaded = run(cfg, chains=3, seed=4, executor=ex, chunk=2)
+    assert np.array_equal(plain.energy(False), threaded.energy(False))
+
+
+@pytest.mark.slow
+def test_process_pool_chains_match_the_in_process_ones():
+    cfg = MCConfig(method="ed", L=3, sweeps=4)
+    assert np.array_equal(run(cfg, chains=2, seed=5).energy(False),
+                          run(cfg, chains=2, seed=5, workers=2).energy(False))
+
+
+@pytest.mark.slow
+def test_learn_loop_fine_tunes_without_overfitting():
+    from efnn_core.mc import learn
+
+    rounds = list(learn.loop("de_effective_translation", L=6, rounds=2, sweeps=10, chains=2, seed=0))
+    first, second = rounds
+    # 460 coefficients on 20-40 labels: the refit is pulled towards the starting model, so it neither
+    # interpolates the labels (in-sample RMSE 0) nor blows up on the next round's configurations
+    assert first["fit_rmse_T"] > 0.05 and second["rmse_T"] < 2 * first["rmse_T"] + 0.2
+    assert second["labels"] == 2 * first["labels"] == 2 * 2 * 10

@@ -54,7 +54,7 @@ def test_mc_nan_start_spins(tmp_path, capsys):
     assert "NaN" in capsys.readouterr().err
 
 
-def test_mc_learn_improves_the_surrogate(tmp_path, capsys):
+def test_mc_learn_prints_rounds_and_saves_the_surrogate(tmp_path, capsys):
     assert main(["mc", "learn", "--L", "6", "--rounds", "2", "--sweeps", "8", "--chains", "2",
                  "--surrogate", "de_effective_translation", "--out", str(tmp_path / "learn")]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("round")]

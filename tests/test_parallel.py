@@ -188,3 +188,38 @@ def test_bad_chunk_and_name_are_refused_before_any_work(tmp_path, kw, message):
     with pytest.raises(ValueError, match=message):
         data.generate(kw.pop("name"), out_dir=tmp_path / "out", **{**KW, **kw})
     assert not (tmp_path / "x").exists() and not (tmp_path / "out" / ".partial").exists()
+
+
+class _FakeClient:
+    def __init__(self, scheduler=None, workers=None, error=None):
+        self.scheduler_version, self.workers, self.error = scheduler, workers or {}, error
+
+    def run_on_scheduler(self, fn):
+        if self.error:
+            raise self.error
+        return self.scheduler_version or fn()
+
+    def run(self, fn):
+        return {w: v or fn() for w, v in self.workers.items()}
+
+
+def test_a_cluster_that_cannot_import_the_library_or_runs_another_version_is_refused():
+    with pytest.raises(parallel.SchedulerError, match="cannot import efnn_core .ModuleNotFoundError.*PYTHONPATH"):
+        parallel._check_cluster(_FakeClient(error=ModuleNotFoundError("efnn_core")), "tcp://h:1")
+    with pytest.raises(parallel.SchedulerError, match="other efnn_core versions .*'tcp://w2': '0.0.1'"):
+        parallel._check_cluster(_FakeClient(workers={"tcp://w1": None, "tcp://w2": "0.0.1"}), "tcp://h:1")
+    parallel._check_cluster(_FakeClient(workers={"tcp://w1": None}), "tcp://h:1")  # same version: accepted
+
+
+def test_pretrain_refuses_zero_jobs_and_trains_parents_before_children(tmp_path, monkeypatch, capsys):
+    from efnn_core import pretrain
+
+    with pytest.raises(ValueError, match="--jobs must be a whole number >= 1, got 0"):
+        pretrain.run(jobs=0, directory=tmp_path)
+    fake = {"child": ["train", "--init", "parent"], "parent": ["train"], "other": ["train"]}
+    order = []
+    monkeypatch.setattr(pretrain, "recipes", lambda: fake)
+    monkeypatch.setattr(pretrain, "_train_recipe", lambda task: order.append(task[0]) or (0, 0.0))
+    with cf.ThreadPoolExecutor(1) as ex:
+        assert pretrain.run(directory=tmp_path, logs=tmp_path / "logs", executor=ex) == 0
+    assert order.index("parent") < order.index("child") and sorted(order) == sorted(fake)

@@ -14,6 +14,10 @@ def cmd_fit_effective(a) -> int:
     from ..nets import EffectiveModel
     from ..systems import get
 
+    from ._args import check_writable, require
+
+    require(a, positive=("tile", "max_range", "window"), nonneg=("ridge", "validation"))
+    check_writable(a.out)
     Xtr, Ytr = data.load(a.train_dataset, a.data_dir)
     Xte, Yte = data.load(a.test_dataset, a.data_dir)
     if a.validation:  # held out as for the networks, so both see the same training configurations

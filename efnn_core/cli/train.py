@@ -27,6 +27,13 @@ def cmd_train(a) -> int:
     from ..nets import ARCHITECTURES
     from ..systems import SYSTEMS, recipe
 
+    from ._args import check_writable, require
+
+    require(a, positive=("channels", "width", "layers", "epochs", "lr", "batch_size", "step_size", "gamma",
+                         "train_count", "test_count", "max_seconds", "threads"),
+            nonneg=("weight_decay", "seed", "validation", "eval_every"))
+    if a.out:
+        check_writable(a.out)
     parent = None
     if a.init:  # continue from a checkpoint: its system, architecture, weights and output standardization
         from ._common import load_model

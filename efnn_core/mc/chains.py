@@ -5,8 +5,8 @@ with its own ``numpy.random.Generator`` spawned from ``SeedSequence(seed)``,
 so results depend on the seed only -- not on the number of workers, the
 chunking, or an interruption.  Work goes out in chunks of units (a unit is an
 ED-Metropolis sweep or one SLMC cumulative update) through
-``efnn_core.parallel.map_tasks`` when it exists (else a process pool or a
-plain loop); between chunks the driver saves a checkpoint and checks
+``efnn_core.parallel.map_tasks`` (any ``concurrent.futures.Executor``, by
+default a local process pool); between chunks the driver saves a checkpoint and checks
 ``cancel``.  A checkpoint holds every chain's spins, exact energy, step size,
 traces, counters and the generator's exact bit state (PCG64's 128-bit state
 and increment as JSON integers), so ``run(..., checkpoint=dir)`` after an
@@ -138,7 +138,7 @@ def init_chains(cfg: MCConfig, chains: int, seed: int, start=None, system=None) 
         if start is None:
             spins = uniform_sphere(rng, (cfg.L, cfg.L))
         else:
-            spins = validate_spins(start, cfg.L)
+            spins = validate_spins(start, cfg.L, system)
         out.append(ChainState(k, rng, spins, float(system.energy(spins)), cfg.step, ed_calls=1))
     return out
 
@@ -152,16 +152,15 @@ def temperature(system) -> float:
     return float(T)
 
 
-def validate_spins(spins, L: int) -> np.ndarray:
-    s = np.array(spins, dtype=np.float64)
+def validate_spins(spins, L: int, system) -> np.ndarray:
+    """A start configuration checked by the system's own validator, of shape (L, L, 3), renormalized."""
+    try:
+        s = system.validate(spins) if hasattr(system, "validate") else np.array(spins, dtype=np.float64)
+    except ValueError as err:
+        raise MCError(f"start spins: {err}") from None
     if s.shape != (L, L, 3):
         raise MCError(f"start spins must have shape ({L}, {L}, 3), got {s.shape}")
-    if not np.isfinite(s).all():
-        raise MCError("start spins contain NaN or infinite values")
-    norm = np.linalg.norm(s, axis=-1)
-    if np.abs(norm - 1).max() > 1e-6:
-        raise MCError(f"start spins must be unit vectors; |s| ranges {norm.min():.3g}..{norm.max():.3g}")
-    return s
+    return s / np.linalg.norm(s, axis=-1, keepdims=True)
 
 
 # --------------------------------------------------------------------- advancing one chain
@@ -347,22 +346,14 @@ def load_checkpoint(directory) -> tuple[MCConfig, list, int]:
 
 # --------------------------------------------------------------------- the driver
 def _map(tasks, workers: int | None, executor=None):
-    """Run ``_advance_task`` over tasks: the project's executor seam when present, else a pool or a loop."""
-    try:
-        from ..parallel import map_tasks  # noqa: F401 - the executor seam (issue 11), once it lands
-    except ImportError:
-        map_tasks = None
-    if map_tasks is not None and (executor is not None or (workers or 1) > 1):
-        return list(map_tasks(_advance_task, tasks, executor=executor, progress=False))
-    if executor is not None:
-        return list(executor.map(_advance_task, tasks))
-    if (workers or 1) > 1 and len(tasks) > 1:
-        import concurrent.futures as cf
-        import multiprocessing as mp
+    """``_advance_task`` over tasks through the executor seam (``parallel.map_tasks``), results in task order."""
+    from ..parallel import map_tasks
 
-        with cf.ProcessPoolExecutor(min(workers, len(tasks)), mp_context=mp.get_context("spawn")) as ex:
-            return list(ex.map(_advance_task, tasks))
-    return [_advance_task(t) for t in tasks]
+    out = [None] * len(tasks)
+    for i, state in map_tasks(_advance_task, tasks, executor=executor, workers=min(workers or 1, len(tasks)),
+                              progress=False, desc="chains"):
+        out[i] = state
+    return out
 
 
 def run(cfg: MCConfig, *, chains: int = 4, seed: int = 0, workers: int | None = 1, executor=None,

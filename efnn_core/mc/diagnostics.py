@@ -17,7 +17,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy import special, stats
 
 __all__ = ["tau_int", "ess", "rhat", "mean_error", "structure_factor", "summarize"]
 
@@ -65,6 +64,8 @@ def rhat(x) -> float:
     x = _chains(x)
     if x.shape[0] < 2:
         raise ValueError("R-hat needs at least 2 chains")
+
+    from scipy import special, stats  # (imported here: scipy.stats takes seconds to import on a busy machine)
 
     def z(a):  # rank normalization with the fractional offset 3/8
         r = stats.rankdata(a, method="average").reshape(a.shape)

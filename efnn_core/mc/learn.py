@@ -4,7 +4,9 @@ Each round runs SLMC chains with the current surrogate.  Every proposed end
 point b of a cumulative update gets its exact energy E_b anyway (the
 accept/reject step needs it), so the round's proposals are free labels.  The
 surrogate is then refitted -- a translation-invariant ``EffectiveModel``
-(460 coefficients, ridge least squares, seconds) -- on all labels so far.
+(460 coefficients, ridge least squares, seconds) -- on all labels so far,
+pulled towards the starting model's coefficients (``refit``), so that the first
+rounds' few hundred labels fine-tune it rather than overfit it.
 Per round the loop reports the acceptance and the surrogate's RMSE (and its
 spread, the RMSE with the mean offset removed, which is what the acceptance
 feels) in units of T on that round's configurations *before* refitting: an
@@ -32,11 +34,28 @@ def surrogate_errors(surrogate, spins, energies) -> np.ndarray:
     return pred - np.asarray(energies, float)
 
 
-def refit(spins, energies, L: int, **params) -> LocalEffective:
-    """A translation effective model fitted on (spins, energies), as a local surrogate at L."""
+def refit(spins, energies, L: int, prior=None, strength: float = 2000.0) -> LocalEffective:
+    """Refit the translation effective model on (spins, energies), pulled towards ``prior``'s coefficients.
+
+    Solves (X^T X + k D) c = X^T y + k D c_prior, D = diag(X^T X)/n (a feature's mean square): ridge
+    towards the previous model with the weight of ``strength`` configurations, so a round with few labels
+    fine-tunes the surrogate instead of overfitting 460 coefficients.  Without a prior: plain ridge fit.
+    """
+    import scipy.linalg
+
     from ..nets.effective import EffectiveModel
 
-    return LocalEffective(EffectiveModel("translation", **params).fit(spins, energies), L)
+    if prior is None:
+        return LocalEffective(EffectiveModel("translation").fit(spins, energies), L)
+    p = prior.model
+    model = EffectiveModel("translation", ridge=p.ridge, max_range=p.max_range, window=p.window)
+    x = np.concatenate([model.features(spins[i:i + 2000]) for i in range(0, len(spins), 2000)])
+    xtx, xty = x.T @ x, x.T @ np.asarray(energies, float)
+    d = np.maximum(np.diag(xtx) / len(x), 1e-12)
+    k = float(strength) * d
+    model.coef_ = scipy.linalg.solve(xtx + np.diag(k), xty + k * p.coef_, assume_a="pos")
+    model.L = L
+    return LocalEffective(model, L)
 
 
 def loop(surrogate, *, L: int = 10, rounds: int = 3, sweeps: int = 40, chains: int = 4, seed: int = 0,
@@ -48,6 +67,7 @@ def loop(surrogate, *, L: int = 10, rounds: int = 3, sweeps: int = 40, chains: i
                     labels=True)
     system = cfg0.model()
     sur, _ = load_surrogate(surrogate, L, system=system)
+    prior = sur if isinstance(sur, LocalEffective) else None  # refits are pulled towards the starting model
     X, Y = [], []
     for r in range(1, int(rounds) + 1):
         res = run(cfg0, chains=chains, seed=seed + 1000 * r, workers=1, surrogate=sur)
@@ -56,7 +76,7 @@ def loop(surrogate, *, L: int = 10, rounds: int = 3, sweeps: int = 40, chains: i
         err = surrogate_errors(sur, xs, ys)
         X.append(xs)
         Y.append(ys)
-        sur = refit(np.concatenate(X), np.concatenate(Y), L)
+        sur = refit(np.concatenate(X), np.concatenate(Y), L, prior=prior)
         fit_err = surrogate_errors(sur, np.concatenate(X), np.concatenate(Y))
         summary = res.summary()
         yield {"round": r, "acceptance": summary["acceptance"], "rmse_T": float(np.sqrt((err ** 2).mean()) / system.T),

@@ -38,8 +38,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numbers
+
 import torch
 from torch import nn
+
+
+# Largest hyperparameters a network may be built with (bounded before allocating).
+HP_MAX = {"width": 8192, "layers": 64, "sites": 100_000}
 
 
 @dataclass
@@ -57,8 +63,11 @@ class DenseConfig:
             raise ValueError(f"arch must be one of {tuple(DENSE_CLASSES)}, got {self.arch!r}")
         for name in ("width", "layers", "sites"):
             v = getattr(self, name)
-            if isinstance(v, bool) or int(v) != v or int(v) < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not abs(v) < float("inf") or int(v) != v \
+                    or int(v) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            if int(v) > HP_MAX[name]:
+                raise ValueError(f"{name} = {int(v)} is too large; at most {HP_MAX[name]} is allowed")
             setattr(self, name, int(v))
         if self.family != "dense":
             raise ValueError(f"DenseConfig.family must be 'dense', got {self.family!r}")

@@ -57,12 +57,22 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
+import numbers
 
 import numpy as np
 import scipy.linalg
 
 KINDS = ("tiled", "translation")
+# Bounds checked before anything is enumerated (a 2 kB checkpoint with window=60 or
+# L=10^6, tile=1 must not make us build billions of terms):
+MAX_WINDOW = 4  # 4-body window: 120 bonds, 7260 bond pairs at 4 (window 5: 45,150; 6: ~2e5)
+MAX_RANGE = 8  # 2-body range: 144 displacements
+MAX_L = 256  # lattice side of a fitted tiled model
+MAX_FEATURES = 12000  # X^T X of 8 F^2 bytes: 1.15 GB at the cap
+PARAMS = ("kind", "tile", "ridge", "max_range", "window", "max_features")
 
 
 def _check_spins(spins, name="spins") -> np.ndarray:
@@ -72,6 +82,15 @@ def _check_spins(spins, name="spins") -> np.ndarray:
     if not np.isfinite(s).all():
         raise ValueError(f"{name} contain NaN or infinite values")
     return s
+
+
+def _int(v, name: str, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or (
+            not isinstance(v, numbers.Integral) and (not math.isfinite(v) or int(v) != v)):
+        raise ValueError(f"{name} must be an integer, got {v!r:.40}")
+    if not lo <= int(v) <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {int(v)}")
+    return int(v)
 
 
 def tile_blocks(L: int, tile: int) -> list[np.ndarray]:
@@ -87,19 +106,31 @@ def tile_blocks(L: int, tile: int) -> list[np.ndarray]:
 
 
 def tiled_feature_count(L: int, tile: int) -> int:
-    """Number of coefficients of the tiled model, intercept included."""
-    total = 1
-    for sites in tile_blocks(L, tile):
-        p = len(sites) * (len(sites) + 1) // 2
-        total += p + p * (p + 1) // 2
-    return total
+    """Number of coefficients of the tiled model, intercept included (closed form, O(1)).
+
+    Along each axis there are L // tile full tiles and, when tile does not
+    divide L, one of width L % tile; a tile of m sites has p + p(p+1)/2
+    features with p = m(m+1)/2.
+    """
+    widths = [(tile, L // tile)] + ([(L % tile, 1)] if L % tile else [])
+
+    def per_tile(m):
+        p = m * (m + 1) // 2
+        return p + p * (p + 1) // 2
+
+    return 1 + sum(na * nb * per_tile(a * b) for a, na in widths for b, nb in widths)
 
 
+@functools.lru_cache(maxsize=64)
 def translation_terms(max_range: int, window: int):
     """(2-body displacements, 4-body terms (a, e, b)) of the translation-invariant model.
 
     A 4-body term sum_i D_a(i) D_b(i + e) uses the dot fields D_d(i) = s_i . s_{i+d}.
+    ``max_range`` <= MAX_RANGE and ``window`` <= MAX_WINDOW (checked first: the
+    enumeration grows like window^8).
     """
+    max_range = _int(max_range, "max_range", 1, MAX_RANGE)
+    window = _int(window, "window", 1, MAX_WINDOW)
     two = [(dy, dx) for dy in range(0, max_range + 1) for dx in range(-max_range, max_range + 1)
            if dy > 0 or dx > 0]
     sites = [(y, x) for y in range(window) for x in range(window)]
@@ -118,7 +149,7 @@ def translation_terms(max_range: int, window: int):
         seen.add(key)
         a, r0, u0 = key  # first bond (0, a), second bond (r0, u0)
         four.append((a, r0, (u0[0] - r0[0], u0[1] - r0[1])))  # D_a(i) * D_{u-r}(i + r)
-    return two, four
+    return tuple(two), tuple(four)
 
 
 class EffectiveModel:
@@ -136,15 +167,19 @@ class EffectiveModel:
 
     def __init__(self, kind: str = "tiled", tile: int = 2, ridge: float = 1e-6, max_range: int = 2,
                  window: int = 3, max_features: int = 12000):
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        for name, v in (("tile", tile), ("max_range", max_range), ("window", window)):
-            if isinstance(v, bool) or int(v) != v or int(v) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if not ridge >= 0:
-            raise ValueError(f"ridge must be >= 0, got {ridge!r}")
-        self.kind, self.tile, self.ridge = kind, int(tile), float(ridge)
-        self.max_range, self.window, self.max_features = int(max_range), int(window), int(max_features)
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r:.40}")
+        tile = _int(tile, "tile", 1, MAX_L)
+        max_range = _int(max_range, "max_range", 1, MAX_RANGE)
+        window = _int(window, "window", 1, MAX_WINDOW)
+        max_features = _int(max_features, "max_features", 1, MAX_FEATURES)
+        if isinstance(ridge, bool) or not isinstance(ridge, numbers.Real) or not (0 <= float(min(ridge, 1e300)) < math.inf):
+            raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r:.40}")
+        self.kind, self.tile, self.ridge = kind, tile, float(ridge)
+        self.max_range, self.window, self.max_features = max_range, window, max_features
+        if kind == "translation" and self.num_parameters() > max_features:
+            raise ValueError(f"translation model with max_range={max_range}, window={window} has "
+                             f"{self.num_parameters()} coefficients; at most max_features={max_features}")
         self.L: int | None = None
         self.coef_: np.ndarray | None = None
 
@@ -157,7 +192,7 @@ class EffectiveModel:
         L = L if L is not None else self.L
         if L is None:
             raise ValueError("the tiled model's size depends on L; fit it first or pass L")
-        return tiled_feature_count(L, self.tile)
+        return tiled_feature_count(_int(L, "L", 1, MAX_L), self.tile)
 
     def features(self, spins) -> np.ndarray:
         """Design-matrix rows (B, num_parameters) for spins (B, L, L, 3); column 0 is the constant."""
@@ -241,13 +276,39 @@ class EffectiveModel:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EffectiveModel":
+        """Rebuild from ``to_dict()`` output (e.g. an untrusted checkpoint).
+
+        Every parameter is type- and range-checked (window <= MAX_WINDOW,
+        max_range <= MAX_RANGE, L <= MAX_L, the coefficient count <= max_features)
+        before any term is enumerated; ``coef`` must be a finite 1-D float array
+        of exactly ``num_parameters(L)`` entries.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"effective model parameters must be a dict, got {type(d).__name__}")
         d = dict(d)
         coef, L = d.pop("coef", None), d.pop("L", None)
+        unknown = sorted(set(map(str, d)) - set(PARAMS))
+        if unknown:
+            raise ValueError(f"unknown effective model parameter(s) {unknown[:5]}; expected {', '.join(PARAMS)}")
         m = cls(**d)
-        m.L = None if L is None else int(L)
-        m.coef_ = None if coef is None else np.asarray(coef, dtype=np.float64)
-        if m.coef_ is not None and m.L is not None and len(m.coef_) != m.num_parameters(m.L):
-            raise ValueError(f"coef has {len(m.coef_)} entries but the model needs {m.num_parameters(m.L)}")
+        if L is not None:
+            L = _int(L, "L", 3, MAX_L)
+            if m.kind == "tiled":
+                m.tile = _int(m.tile, "tile", 1, L)
+                if tiled_feature_count(L, m.tile) > m.max_features:
+                    raise ValueError(f"tiled model with tile={m.tile} at L={L} has {tiled_feature_count(L, m.tile)} "
+                                     f"coefficients; at most max_features={m.max_features}")
+        elif m.kind == "tiled" and coef is not None:
+            raise ValueError("a fitted tiled model needs its L")
+        m.L = L
+        if coef is not None:
+            c = np.asarray(coef)
+            if c.ndim != 1 or c.dtype.kind != "f" or not np.isfinite(c).all():
+                raise ValueError(f"coef must be a finite 1-D float array, got shape {c.shape}, dtype {c.dtype}")
+            need = m.num_parameters(L) if (L is not None or m.kind == "translation") else None
+            if need is not None and len(c) != need:
+                raise ValueError(f"coef has {len(c)} entries but the model needs {need}")
+            m.coef_ = c.astype(np.float64)
         return m
 
     def __repr__(self) -> str:

@@ -59,10 +59,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numbers
+
 import torch
 from torch import nn
 
 from . import _ops
+
+
+# Largest hyperparameters a network may be built with (bounded before allocating).
+HP_MAX = {"channels": 256, "layers": 64, "kernel": 15}
 
 
 @dataclass
@@ -80,8 +86,11 @@ class LatticeConfig:
             raise ValueError(f"arch must be one of {tuple(LATTICE_CLASSES)}, got {self.arch!r}")
         for name in ("channels", "layers", "kernel"):
             v = getattr(self, name)
-            if isinstance(v, bool) or int(v) != v or int(v) < 1:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or not abs(v) < float("inf") or int(v) != v \
+                    or int(v) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            if int(v) > HP_MAX[name]:
+                raise ValueError(f"{name} = {int(v)} is too large; at most {HP_MAX[name]} is allowed")
             setattr(self, name, int(v))
         if self.kernel % 2 == 0:
             raise ValueError(f"kernel must be odd (centred periodic convolution), got {self.kernel}")

@@ -32,6 +32,13 @@ import torch
 from . import theory
 from ._box import AliasSampler, BoxModes, box_modes
 
+# Memory and work bounds, checked before sampling (a web page offers N x M up to 10^8):
+MAX_WIDTH = 100_000            # N, neurons per network
+MAX_NETWORKS = 10_000_000      # M, networks per call
+MAX_NEURONS = 2_000_000_000    # M x N per call (time: ~1e8 neuron draws per second here)
+PIECE_NEURONS = 1 << 21        # neurons sampled at once (~40 MB of parameters)
+PIECE_VALUES = 1 << 22         # per-network field values (grid points x networks) held at once (64 MB complex128)
+
 ARCHITECTURES = {-1: "alpha = -1: Gaussian amplitudes, momenta uniform in the cutoff ball",
                  0: "alpha = 0: +-1 amplitudes, propagator-weighted momenta"}
 
@@ -53,11 +60,21 @@ class NeuronFieldConfig:
             raise ValueError(f"d must be 1 or 2, got d={self.d}")
         if self.alpha not in (-1, 0):
             raise ValueError(f"alpha must be -1 or 0 (the two architectures), got alpha={self.alpha}")
-        if int(self.N) != self.N or self.N < 1:
-            raise ValueError(f"N (width) must be a positive integer, got N={self.N}")
+        if isinstance(self.N, bool) or not isinstance(self.N, (int, np.integer)) or not 1 <= self.N <= MAX_WIDTH:
+            raise ValueError(f"N (width) must be an integer between 1 and {MAX_WIDTH}, got N={self.N!r:.40}")
+        for name in ("m", "cutoff", "L"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v!r:.40}")
+        if max(self.m, self.cutoff, self.L) > 1e6:
+            raise ValueError(f"need m, cutoff, L <= 1e6; got m={self.m}, cutoff={self.cutoff}, L={self.L}")
         if not (self.m > 0 and self.cutoff > 0 and self.L > 0):
             raise ValueError(f"need m, cutoff, L > 0; got m={self.m}, cutoff={self.cutoff}, L={self.L}")
         if self.box:
+            n_max = int(self.L * self.cutoff / (2 * math.pi))  # modes per direction, before building them
+            if (4 * n_max + 1) ** self.d > PIECE_VALUES:
+                raise ValueError(f"box L={self.L} with cutoff={self.cutoff} needs a {4 * n_max + 1}^{self.d} grid; "
+                                 f"at most {PIECE_VALUES} points per network are allowed (reduce L or cutoff)")
             box_modes(self.d, float(self.L), float(self.cutoff))  # raises if K = {0}
 
     @property
@@ -107,6 +124,24 @@ def amplitude_scale(cfg: NeuronFieldConfig) -> float:
     return math.sqrt(2 * theory.G0(cfg) / cfg.N)
 
 
+def check_size(cfg: NeuronFieldConfig, M) -> int:
+    """M (networks) as an int, refusing M < 1, M > MAX_NETWORKS or M x N > MAX_NEURONS before any sampling."""
+    if isinstance(M, bool) or not isinstance(M, (int, np.integer)) or M < 1:
+        raise ValueError(f"M (networks) must be a positive integer, got {M!r:.40}")
+    M = int(M)
+    if M > MAX_NETWORKS or M * cfg.N > MAX_NEURONS:
+        raise ValueError(f"M={M} networks of width N={cfg.N} is {M * cfg.N:.3g} neurons; at most "
+                         f"{MAX_NETWORKS} networks and {MAX_NEURONS:.1e} neurons per estimate are allowed")
+    return M
+
+
+def piece_networks(cfg: NeuronFieldConfig) -> int:
+    """Networks sampled at once: bounded by PIECE_NEURONS neurons and, for box ensembles, by
+    PIECE_VALUES field values on the FFT grid (the largest array an estimator builds per network)."""
+    per = cfg.modes.grid_size() ** cfg.d if cfg.box else 1
+    return max(1, min(PIECE_NEURONS // cfg.N, PIECE_VALUES // per))
+
+
 def _generator(seed) -> torch.Generator:
     if isinstance(seed, torch.Generator):
         return seed
@@ -140,8 +175,9 @@ def sample_neurons(cfg: NeuronFieldConfig, M: int, seed) -> Neurons:
         >>> nr = sample_neurons(NeuronFieldConfig(N=5), 3, seed=0); nr.amp.shape
         torch.Size([3, 5])
     """
+    M = check_size(cfg, M)
     g = _generator(seed)
-    M, N, d, m, lam = int(M), int(cfg.N), cfg.d, cfg.m, cfg.cutoff
+    N, d, m, lam = int(cfg.N), cfg.d, cfg.m, cfg.cutoff
     A = amplitude_scale(cfg)
     c = (torch.rand((M, N), generator=g) * 2 - 1) * math.pi
     idx = None
@@ -219,9 +255,10 @@ def sample_box_spectrum(cfg: NeuronFieldConfig, M: int, seed) -> torch.Tensor:
     Returns:
         (M, |K|) complex128 tensor.
     """
+    M = check_size(cfg, M)
     g = _generator(seed)
     md = cfg.modes
-    M, N, K = int(M), int(cfg.N), md.size
+    N, K = int(cfg.N), md.size
     if cfg.alpha == -1:
         idx = torch.randint(0, K, (M, N), generator=g)
     else:
@@ -299,10 +336,11 @@ def iter_batches(cfg: NeuronFieldConfig, M: int, seed, *, n_batches: int = 40, m
     several pieces of at most ``max_neurons`` neurons; batches are independent, which is what the
     jackknife error bars in :mod:`estimators` use.
     """
+    M = check_size(cfg, M)
     if M < 2 * n_batches:
         raise ValueError(f"M={M} networks is too few for {n_batches} batches; use M >= {2 * n_batches}")
     per = M // n_batches
-    piece = max(1, max_neurons // cfg.N)
+    piece = max(1, min(max_neurons // cfg.N, piece_networks(cfg)))
     for bi, ss in enumerate(np.random.SeedSequence(seed).spawn(n_batches)):
         g = _generator(ss)
         left = per
@@ -313,5 +351,21 @@ def iter_batches(cfg: NeuronFieldConfig, M: int, seed, *, n_batches: int = 40, m
 
 
 def sample_fields(cfg: NeuronFieldConfig, M: int, x, seed) -> np.ndarray:
-    """phi(x e_1) of M networks at positions x: (M, n_x) numpy array (box or continuum)."""
-    return field_on_line(sample_neurons(cfg, M, seed), x).double().numpy()
+    """phi(x e_1) of M networks at positions x: (M, n_x) numpy array (box or continuum).
+
+    Memory is bounded: above PIECE_NEURONS neurons the networks are drawn in
+    pieces from one generator (the output, M x n_x float64, is all that grows).
+    """
+    M = check_size(cfg, M)
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if M * max(1, x.size) > 50_000_000:
+        raise ValueError(f"{M} networks x {x.size} points is too many field values; at most 5e7 per call")
+    if M * cfg.N <= PIECE_NEURONS:  # one draw (the stream as before)
+        return field_on_line(sample_neurons(cfg, M, seed), x).double().numpy()
+    g = _generator(seed)
+    step = max(1, PIECE_NEURONS // cfg.N)
+    out = np.empty((M, x.size))
+    for s in range(0, M, step):
+        mm = min(step, M - s)
+        out[s:s + mm] = field_on_line(sample_neurons(cfg, mm, g), x).double().numpy()
+    return out

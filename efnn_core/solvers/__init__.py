@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import ed
+from . import ed, kpm, sw3
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,8 @@ def exact(system, spins, *, workers: int | None = 1, **options):
 
 SOLVERS = {
     "ed": exact,
+    "sw3": sw3.solver,  # Schrieffer-Wolff lower band, options: order=1|2|3
+    "kpm": kpm.solver,  # kernel polynomial method, options: moments, distance, sets, seed, workers, device
 }
 
 

@@ -25,7 +25,7 @@ from ..systems._linalg import fastest_driver
 
 def solve_chunk(args) -> np.ndarray:
     """Worker task: E_MC (k,) of ``args = (system name, params, spins (k, L, L, 3), precision)``,
-    built and diagonalized a few matrices at a time (bounded memory: 16 matrices of size 2L^2 at once).
+    built and diagonalized a few matrices at a time (bounded memory: see :func:`batch_size`).
 
     Each configuration's label depends on it alone, not on which chunk carried it.
     """
@@ -34,9 +34,19 @@ def solve_chunk(args) -> np.ndarray:
     if spins.ndim == 4:  # load the LAPACK this size uses before pinning threads (see parallel.one_thread)
         driver = fastest_driver(2 * spins.shape[1] * spins.shape[2], precision)
         importlib.import_module({"torch": "torch", "scipy-evd": "scipy.linalg"}.get(driver, "numpy"))
+    k = batch_size(spins.shape[1] if spins.ndim == 4 else 1)
     with one_thread():  # the same bits in this process, a pool worker or a Dask worker
-        return np.concatenate([np.atleast_1d(system.energy(spins[i:i + 16], precision=precision))
-                               for i in range(0, len(spins), 16)])
+        return np.concatenate([np.atleast_1d(system.energy(spins[i:i + k], precision=precision))
+                               for i in range(0, len(spins), k)])
+
+
+MATRIX_BYTES = 512 << 20  # Hamiltonians built at once per task: at most this many bytes (at least one)
+
+
+def batch_size(L: int) -> int:
+    """Matrices diagonalized together in one task: 16 up to L = 20 (2L^2 = 800, 10 MB each), then as
+    many complex128 2L^2 x 2L^2 matrices as fit in ``MATRIX_BYTES`` (3 at L = 40, 1 from L = 46)."""
+    return int(max(1, min(16, MATRIX_BYTES // (16 * (2 * L * L) ** 2))))
 
 
 def iter_energies(system: SystemBase, spins, *, precision: str = "double", workers: int | None = None,

@@ -98,7 +98,7 @@ class DoubleExchange(SystemBase):
         _checks.finite(self.t, "t")
         _checks.finite(self.J, "J")
         _checks.finite(self.mu, "mu")
-        _checks.positive(self.T, "temperature T")
+        _checks.positive(self.T, "temperature T", lo=_checks.MIN_T)
 
     name = "double_exchange"
     recipe = Recipe(
@@ -110,9 +110,13 @@ class DoubleExchange(SystemBase):
             "de_L20_test": dict(L=20, count=500, seed=2020, precision="double"),
             "de_L30_test": dict(L=30, count=200, seed=2030, precision="double"),
             "de_L40_test": dict(L=40, count=100, seed=2040, precision="double"),
+            # beyond ED: labelled by KPM (efnn_core.solvers.kpm), label error ~1e-6 relative in the manifest
+            "de_L64_test": dict(L=64, count=100, seed=2064, solver="kpm", options=dict(moments=250, distance=12)),
+            "de_L100_test": dict(L=100, count=50, seed=2100, solver="kpm", options=dict(moments=250, distance=12)),
         },
         train_set="de_L10_train", test_set="de_L10_test",
-        test_sets={10: "de_L10_test", 20: "de_L20_test", 30: "de_L30_test", 40: "de_L40_test"},
+        test_sets={10: "de_L10_test", 20: "de_L20_test", 30: "de_L30_test", 40: "de_L40_test",
+                   64: "de_L64_test", 100: "de_L100_test"},
         stored_labels=True, dtype="float32", weight_decay=1e-5, sizes=(4, 10, 40), exact_max=40,
         summary="Electrons hopping on an L x L torus, coupled to classical unit spins; the label is the "
                 "electrons' grand potential E_MC at temperature T, by exact diagonalization (O(L^6)).",
@@ -140,10 +144,15 @@ class DoubleExchange(SystemBase):
         Returns:
             complex128 array (..., 2L^2, 2L^2).
         """
-        s = _checks.lattice_spins(spins)
+        s = _checks.lattice_spins(spins, max_L=_checks.ED_MAX_L)
         L = s.shape[-2]
         n = L * L
         batch = s.shape[:-3]
+        nbytes = 16 * (2 * n) ** 2 * int(np.prod(batch, dtype=np.int64))
+        if batch and nbytes > max(_checks.ED_BATCH_BYTES, 16 * (2 * n) ** 2):
+            raise ValueError(f"{int(np.prod(batch))} Hamiltonians at L={L} would take {nbytes / 2**30:.2f} GiB "
+                             f"at once (at most {_checks.ED_BATCH_BYTES / 2**20:.0f} MiB); energy() and "
+                             "eigenvalues() work in bounded batches")
         flat = s.reshape(*batch, n, 3)
         h = np.zeros((*batch, 2 * n, 2 * n), dtype=np.complex128)
         i, j = hopping_pairs(L)
@@ -159,8 +168,21 @@ class DoubleExchange(SystemBase):
         return h
 
     def eigenvalues(self, spins, *, precision: str = "double") -> np.ndarray:
-        """Ascending single-particle energies E_n, shape (..., 2L^2), float64."""
-        return _linalg.eigvalsh(self.hamiltonian(spins), precision=precision)
+        """Ascending single-particle energies E_n, shape (..., 2L^2), float64.
+
+        The Hamiltonians are built and diagonalized a bounded batch at a time
+        (``_checks.ED_BATCH_BYTES``, at least one matrix), and L <= ``_checks.ED_MAX_L``.
+        """
+        s = _checks.lattice_spins(spins, max_L=_checks.ED_MAX_L)
+        if s.ndim == 3:
+            return _linalg.eigvalsh(self.hamiltonian(s), precision=precision)
+        L = s.shape[-2]
+        flat = s.reshape(-1, L, L, 3)
+        step = max(1, _checks.ED_BATCH_BYTES // (16 * (2 * L * L) ** 2))
+        out = np.empty((len(flat), 2 * L * L))
+        for i in range(0, len(flat), step):
+            out[i:i + step] = _linalg.eigvalsh(self.hamiltonian(flat[i:i + step]), precision=precision)
+        return out.reshape(*s.shape[:-3], 2 * L * L)
 
     def energy_from_eigenvalues(self, eigenvalues) -> np.ndarray | float:
         """E_MC = -T sum_n log(1 + e^{-E_n/T}), evaluated as -T logaddexp(0, -E_n/T)."""
@@ -186,8 +208,8 @@ class DoubleExchange(SystemBase):
         -0.512 for uniform spins at L = 10; use it to compare with their numbers.
         """
         L = _checks.lattice_size(L)
-        count = _checks.count(count)
-        rng = np.random.default_rng(rng)
+        count = _checks.sample_count(count, 3 * L * L)
+        rng = _checks.generator(rng)
         if sampler == "uniform":
             return uniform_sphere(rng, (count, L, L))
         if sampler == "reference":

@@ -68,5 +68,6 @@ class Heisenberg(SystemBase):
 
     def sample(self, L: int, count: int, rng) -> np.ndarray:
         """``count`` configurations of i.i.d. spins uniform on the sphere, (count, L, L, 3)."""
-        L, count = _checks.lattice_size(L), _checks.count(count)
-        return uniform_sphere(np.random.default_rng(rng), (count, L, L))
+        L = _checks.lattice_size(L)
+        count = _checks.sample_count(count, 3 * L * L)
+        return uniform_sphere(_checks.generator(rng), (count, L, L))

@@ -69,5 +69,6 @@ class Ising2D(SystemBase):
 
     def sample(self, L: int, count: int, rng) -> np.ndarray:
         """``count`` random +-1 configurations, shape (count, L, L)."""
-        L, count = _checks.lattice_size(L), _checks.count(count)
-        return np.random.default_rng(rng).choice([-1.0, 1.0], size=(count, L, L))
+        L = _checks.lattice_size(L)
+        count = _checks.sample_count(count, L * L)
+        return _checks.generator(rng).choice([-1.0, 1.0], size=(count, L, L))

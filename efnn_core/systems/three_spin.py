@@ -50,7 +50,8 @@ class ThreeSpin(SystemBase):
     def __post_init__(self):
         if self.spins not in ("binary", "continuous"):
             raise ValueError(f"spins must be 'binary' or 'continuous', got {self.spins!r}")
-        _checks.lattice_size(self.sites, min_L=3)
+        object.__setattr__(self, "sites", _checks.integer(self.sites, "sites", lo=3, hi=_checks.MAX_SITES))
+        object.__setattr__(self, "seed", _checks.integer(self.seed, "seed", lo=0, hi=2**32 - 1))
         triples, couplings, samples = _draw(self.sites, self.seed, self.spins)
         object.__setattr__(self, "triples", triples)
         object.__setattr__(self, "couplings", couplings)
@@ -110,8 +111,8 @@ class ThreeSpin(SystemBase):
         ``size`` is the number of sites (None: this model's); the couplings fix it.
         """
         self.spin_shape(size)
-        count = _checks.count(count)
-        rng = np.random.default_rng(rng)
+        count = _checks.sample_count(count, self.sites)
+        rng = _checks.generator(rng)
         if self.spins == "binary":
             return rng.integers(0, 2, (count, self.sites)).astype(np.float64)
         return rng.uniform(-1.0, 1.0, (count, self.sites))

@@ -1,0 +1,111 @@
+"""Methods: accuracy against time of ED, Schrieffer-Wolff, KPM and the networks, measured live."""
+import datetime
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from efnn_core import pretrained
+from efnn_core.frontier import KPM_POINTS, frontier, pareto, summary
+
+st.header("Methods: when is a network worth it?", divider="gray")
+st.caption("Every point below is measured when you press the button, on the same random double-exchange "
+           "configurations, on this machine, in one run: exact diagonalization (up to L = 40), the Schrieffer–Wolff "
+           "effective Hamiltonian of the lower band (orders 1–3), the kernel polynomial method (Chebyshev expansion "
+           "with colour probing, several moments M and colour distances p), and the energy models you pick. "
+           "Relative error = RMSE / |mean E| against ED (beyond L = 40: against a tight KPM, whose own error is "
+           "the floor). Times are per configuration; models at batch 1, the call a Monte Carlo loop makes.")
+
+DEFAULT_MODELS = ("de_efnn_c3_n3", "de_dnn_c3_n3", "de_effective_translation")
+
+
+@st.cache_resource(show_spinner=False)
+def _pretrained_names() -> list[str]:
+    return [n for n in pretrained.list() if pretrained.metadata(n).get("system") == "double_exchange"]
+
+
+@st.cache_resource(show_spinner=False)
+def _pretrained_model(name: str):
+    return pretrained.load(name)[0]
+
+
+def _session_models() -> dict:
+    """Models trained on the Train page in this browser session (if that page's helper is there)."""
+    try:
+        from app import _ui
+
+        return {e.name: e.model for e in _ui.session_models().values() if e.system == "double_exchange"}
+    except (ImportError, AttributeError):
+        return {}
+
+
+session = _session_models()
+names = _pretrained_names()
+c = st.columns([1.2, 0.8, 0.7, 2.6])
+L = c[0].select_slider("Lattice size L", [10, 16, 20, 30, 40, 64, 100], value=20, key="methods_L",
+                       help="ED only up to 40 (O(L⁶)); SW up to 64 (a dense L²×L² matrix); KPM is O(L²).")
+count = c[1].number_input("configurations", 1, 16, 3, key="methods_count")
+seed = c[2].number_input("seed", 0, 10_000, 0, key="methods_seed")
+picked = c[3].multiselect("Energy models", list(session) + names,
+                          default=list(session) + [n for n in DEFAULT_MODELS if n in names], key="methods_models")
+c2 = st.columns([1.2, 3])
+orders = c2[0].multiselect("SW orders", [1, 2, 3], default=[2, 3], key="methods_sw")
+kpm_labels = [f"M={m}, p={p}" for m, p in KPM_POINTS]
+kpm_pick = c2[1].multiselect("KPM settings (moments M, colour distance p)", kpm_labels, default=kpm_labels,
+                             key="methods_kpm")
+if L > 40:
+    st.info(f"L = {L}: ED would take {'minutes' if L < 80 else 'hours'} per configuration, so the reference is "
+            "a tight KPM (M = 300, p = 16) computed in the same run.", icon=":material/info:")
+
+key = (L, int(count), int(seed), tuple(picked), tuple(orders), tuple(kpm_pick))
+if st.button("Measure", type="primary", icon=":material/speed:"):
+    bar = st.progress(0.0, text="starting")
+    models = {n: session[n] if n in session else _pretrained_model(n) for n in picked}
+    try:
+        pts = frontier(L, models=models, count=int(count), seed=int(seed), sw_orders=tuple(orders),
+                       kpm_points=tuple(p for p, lab in zip(KPM_POINTS, kpm_labels) if lab in kpm_pick),
+                       progress=lambda k, n, label: bar.progress(k / n, text=f"measuring {label}"))
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
+    bar.empty()
+    st.session_state["methods_result"] = (key, pts, datetime.datetime.now().strftime("%H:%M:%S"))
+
+result = st.session_state.get("methods_result")
+if result is None:
+    st.info("Choose a size and press **Measure** (a few seconds at L = 10–20, about a minute at L = 40 or 100).",
+            icon=":material/info:")
+    st.stop()
+rkey, pts, when = result
+if rkey != key:
+    st.warning("The settings changed since this measurement; press **Measure** to redo it.")
+L_done = rkey[0]
+
+df = pd.DataFrame([p.as_dict() for p in pts])
+floor = max(min([p.rel_error for p in pts if p.rel_error > 0] + [1e-6]) / 10, 1e-12)
+df["plotted error"] = df["rel_error"].where(df["rel_error"] > 0, floor)
+front = {p.name for p in pareto(pts)}
+styles = {"exact": ("black", "star"), "reference": ("grey", "star-open"), "physics": ("#1f77b4", "circle"),
+          "model": ("#d62728", "diamond")}
+fig = go.Figure()
+for kind, d in df.groupby("kind", sort=False):
+    color, symbol = styles.get(kind, ("#2ca02c", "square"))
+    fig.add_trace(go.Scatter(
+        x=d["seconds"], y=d["plotted error"], mode="markers+text", name=kind, text=d["name"],
+        textposition="top center", textfont=dict(size=10),
+        marker=dict(color=color, symbol=symbol, size=[14 if n in front else 9 for n in d["name"]],
+                    line=dict(width=1, color="white")),
+        customdata=d[["rel_error", "rmse_T", "estimate"]].fillna(float("nan")).to_numpy(),
+        hovertemplate="%{text}<br>%{x:.3g} s/config<br>rel. error %{customdata[0]:.2e}<br>RMSE %{customdata[1]:.3g} T"
+                      "<br>own estimate %{customdata[2]:.1e}<extra></extra>"))
+fig.update_layout(xaxis=dict(type="log", title="seconds per configuration"),
+                  yaxis=dict(type="log", title="relative error (RMSE / |mean E|)"), height=520,
+                  margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.15))
+if (df["rel_error"] == 0).any():
+    fig.add_hline(y=floor, line=dict(dash="dot", color="grey"), annotation_text="exact (drawn at this line)")
+st.plotly_chart(fig, use_container_width=True)
+st.markdown(summary(pts, L_done) + " Larger markers: the Pareto front (nothing is both faster and more accurate).")
+st.caption(f"Measured at {when} in this session on {int(rkey[1])} configuration(s) (seed {rkey[2]}).")
+table = df[["name", "kind", "seconds", "rel_error", "rmse_T", "estimate"]].rename(columns={
+    "seconds": "s / config", "rel_error": "relative error", "rmse_T": "RMSE / T", "estimate": "own estimate (rel.)"})
+st.dataframe(table, hide_index=True, use_container_width=True)

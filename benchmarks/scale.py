@@ -1,0 +1,147 @@
+"""Scaling of ED labelling: local process pool against Dask at 1 and 2 workers, and Dask's per-task cost.
+
+All in one process, the same L = 20 complex128 shards (``ed.solve_chunk`` tasks), interleaved repeats
+(shared machines are noisy: quote ranges):
+
+* ``serial``: ``map_tasks`` with ``workers=1`` (in this process, one BLAS thread) -- the baseline;
+* ``pool 2``: the default local spawn pool of 2 processes (its start-up included, as a user pays it);
+* ``dask 1`` / ``dask 2``: ``local:1`` / ``local:2`` LocalClusters (their start-up and the workers'
+  first import excluded, as on a running cluster).
+
+Per run: wall time, and how busy the workers were (summed in-task seconds / (workers x wall)), which
+other jobs on the machine slow down but do not make idle; for one Dask worker, 1 - busy is Dask's own
+overhead.  Parallel efficiency at 2 workers = T(1 worker) / (2 T(2 workers)).  Then the cost of a trivial
+task (returns its argument) through ``map_tasks`` on Dask and on the local pool, as a share of a default
+L = 20 shard (``data.shard_size(20)`` configurations), and one end-to-end ``data.generate`` per backend;
+every sha256 is compared.
+
+    python benchmarks/scale.py              # ~3 minutes on 2 idle cores
+    python benchmarks/scale.py --repeat 2 --count 24
+    OMP_NUM_THREADS=1 python benchmarks/scale.py --memory 40 --memory-count 3   # peak RSS of one task
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
+
+from efnn_core import data, parallel  # noqa: E402
+from efnn_core.solvers import ed  # noqa: E402
+from efnn_core.systems import get  # noqa: E402
+
+
+def identity(x):
+    return x
+
+
+def timed_shard(task):
+    """One shard's labels and the wall seconds the worker spent computing them."""
+    t0 = time.perf_counter()
+    return ed.solve_chunk(task), time.perf_counter() - t0
+
+
+def label(tasks, *, executor=None, workers=None) -> tuple[float, float, str]:
+    """(wall seconds, summed in-task seconds, sha256 of the labels in order) of one labelling run."""
+    t0 = time.perf_counter()
+    out = dict(parallel.map_tasks(timed_shard, tasks, executor=executor, workers=workers))
+    wall = time.perf_counter() - t0
+    labels = np.concatenate([out[i][0] for i in range(len(tasks))])
+    return wall, sum(v[1] for v in out.values()), data.sha256(labels)
+
+
+def per_task(executor, n: int, workers: int | None = None) -> float:
+    t0 = time.perf_counter()
+    out = list(parallel.map_tasks(identity, list(range(n)), executor=executor, workers=workers))
+    assert len(out) == n
+    return (time.perf_counter() - t0) / n
+
+
+def memory(L: int, k: int) -> None:
+    """Peak RSS and CPU seconds of one ED task of k configurations at L, in this (fresh) process."""
+    import resource
+
+    spins = get("double_exchange").sample(L, k, 0)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    t0, c0 = time.perf_counter(), time.process_time()
+    ed.solve_chunk(("double_exchange", {}, spins, "double"))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"L = {L}: {k} configuration(s), {ed.batch_size(L)} matrices at once; peak RSS {peak:.0f} MB (before the "
+          f"task {base:.0f} MB); {cpu / k:.2f} CPU s and {wall / k:.2f} wall s per configuration")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--L", type=int, default=20)
+    p.add_argument("--count", type=int, default=48, help="configurations per run (default 48)")
+    p.add_argument("--chunk", type=int, default=6, help="configurations per shard (default 6: 8 shards)")
+    p.add_argument("--repeat", type=int, default=2)
+    p.add_argument("--trivial", type=int, default=400, help="trivial tasks for the overhead (default 400)")
+    p.add_argument("--memory", type=int, metavar="L", help="only: peak memory of one ED task at this L")
+    p.add_argument("--memory-count", type=int, default=1, help="configurations in that task (default 1)")
+    a = p.parse_args()
+    if a.memory:
+        return memory(a.memory, a.memory_count)
+    print(f"load average (1, 5, 15 min) at the start: {os.getloadavg()} on {parallel.cpu_count()} cores")
+    modes = {"serial": (1, dict(workers=1)), "pool 2": (2, dict(workers=2)), "dask 1": (1, {}), "dask 2": (2, {})}
+    wall: dict[str, list[float]] = {k: [] for k in modes}
+    busy: dict[str, list[float]] = {k: [] for k in modes}
+    shas = set()
+    spins = get("double_exchange").sample(a.L, a.count, 99)
+    tasks = [("double_exchange", {}, spins[i:i + a.chunk], "double") for i in range(0, a.count, a.chunk)]
+    with parallel.executor_from("local:1") as d1, parallel.executor_from("local:2") as d2:
+        modes["dask 1"][1]["executor"], modes["dask 2"][1]["executor"] = d1, d2
+        for ex in (d1, d2):  # the workers import efnn_core once, as on a running cluster
+            list(parallel.map_tasks(timed_shard, tasks[:2] * 2, executor=ex))
+        for r in range(a.repeat):
+            for key, (n, kw) in modes.items():
+                w, b, sha = label(tasks, **kw)
+                wall[key].append(w)
+                busy[key].append(b / (n * w))
+                shas.add(sha)
+                print(f"run {r + 1}: {key:7s} {w:6.2f} s  {a.count / w:6.2f} config/s  workers busy {b / (n * w):5.1%}"
+                      f"  sha256 {sha[:12]}  load {os.getloadavg()[0]:.1f}", flush=True)
+        trivial = {"dask 2": [per_task(d2, a.trivial) for _ in range(a.repeat)],
+                   "pool 2": [per_task(None, a.trivial, workers=2) for _ in range(a.repeat)]}
+        print("\nend-to-end data.generate, same configurations:", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            for key, (_, kw) in modes.items():
+                m = data.generate("bench", L=a.L, count=a.count, seed=99, chunk=a.chunk, out_dir=Path(tmp) / key,
+                                  progress=False, **kw)
+                shas.add(m["sha256_energies"])
+                print(f"  {key:7s} {m['generation_seconds']:6.2f} s  sha256 {m['sha256_energies'][:12]}", flush=True)
+    print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()} on {parallel.cpu_count()} cores")
+    print(f"L = {a.L}, {a.count} configurations in shards of {a.chunk}, {a.repeat} repeat(s); "
+          f"sha256 identical across all runs and data.generate: {len(shas) == 1}")
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    for k, v in wall.items():
+        print(f"  {k:7s} {min(v):6.2f}-{max(v):6.2f} s   {a.count / med[k]:6.2f} config/s (median)   "
+              f"workers busy {min(busy[k]):.1%}-{max(busy[k]):.1%}")
+    eff = lambda one, two: [t1 / (2 * t2) for t1, t2 in zip(wall[one], wall[two])]  # noqa: E731
+    print(f"  parallel efficiency T1 / (2 T2), per repeat: pool {min(eff('serial', 'pool 2')):.2f}-"
+          f"{max(eff('serial', 'pool 2')):.2f}, dask {min(eff('dask 1', 'dask 2')):.2f}-"
+          f"{max(eff('dask 1', 'dask 2')):.2f}; from the fastest runs: pool {min(wall['serial']) / (2 * min(wall['pool 2'])):.2f},"
+          f" dask {min(wall['dask 1']) / (2 * min(wall['dask 2'])):.2f}")
+    over = [1 - x for x in busy["dask 1"]]
+    print(f"  dask overhead (1 worker: wall minus in-task time): {min(over):.1%}-{max(over):.1%} of the wall time "
+          f"({a.chunk}-configuration shards)")
+    print("  (the local pool's figures include starting its 2 processes, as a user pays it)")
+    per_config = min(wall["serial"]) / a.count
+    shard = data.shard_size(a.L)
+    for k, v in trivial.items():
+        print(f"  trivial task on {k}: {min(v) * 1e3:.2f}-{max(v) * 1e3:.2f} ms per task = "
+              f"{max(v) / (shard * per_config):.2%} of a default L = {a.L} shard "
+              f"({shard} configurations, {shard * per_config:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()
