@@ -163,7 +163,7 @@ def test_lab_bad_uploads_give_messages_and_keep_the_lattice():
         "hostile.npy": (_npy(np.array([{"a": 1}], dtype=object), allow_pickle=True), "pickle"),
         "huge.npy": (_npy(np.tile([0.0, 0.0, 1.0], (64, 64, 1))), "L=64"),
         "garbage.csv": (b"this is,not\nnumbers", "comma-separated"),
-        "evil.pkl.json": (pickle.dumps({"x": 1}), "JSON"),
+        "evil.pkl.json": (pickle.dumps({"x": 1}), "evil.pkl.json"),
     }
     for name, (data, needle) in cases.items():
         _upload(at, name, data)
