@@ -79,6 +79,9 @@ class Manager:
 
     # -------------------------------------------------------------- commands (page thread)
     def add(self, specs: list[RunSpec], data: dict) -> None:
+        from app.jobs import end_with_session  # a reload, closed tab or expired session stops these runs
+
+        end_with_session(self.stop)
         with self._lock:
             self.data.update(data)
             for s in specs:

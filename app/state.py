@@ -33,10 +33,18 @@ def hidden(key: str) -> bool:
     return present() and key in set(st.query_params.get("hide", "").split(","))
 
 
+PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def plain(text) -> str:
+    """``text`` with every ASCII punctuation backslash-escaped, so Markdown shows it literally: no link,
+    image, HTML or autolinked URL can come from an untrusted value (URL parameters, file names)."""
+    return "".join("\\" + c if c in PUNCTUATION else c for c in str(text))
+
+
 def say(kind: str, text: str) -> None:
     """A message that may quote untrusted text (URL values, file names): never read as Markdown/HTML."""
-    getattr(st, kind)(text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_").replace("`", "\\`")
-                      .replace("<", "&lt;").replace("[", "\\[").replace("$", "\\$"))
+    getattr(st, kind)(plain(text))
 
 
 def parse_int(lo: int, hi: int) -> Callable[[str], int]:
