@@ -134,7 +134,7 @@ def test_lab_url_state_round_trips_and_bad_values_give_messages():
     assert metric(again, "Exact energy") == e
     bad = open_page("lattice_lab", {"system": "ising", "L": "999", "preset": "banana", "seed": "x", "edits": "zz"})
     text = " ".join(w.value for w in bad.warning)
-    assert "L=999" in text and "banana" in text and "seed" in text and "edits" in text
+    assert "999" in text and "banana" in text and "seed" in text and "edits" in text
     assert bad.slider(key="lab.L").value == 10
 
 
@@ -167,7 +167,7 @@ def test_lab_bad_uploads_give_messages_and_keep_the_lattice():
     }
     for name, (data, needle) in cases.items():
         _upload(at, name, data)
-        errors = " ".join(e.value for e in at.error)
+        errors = " ".join(e.value for e in at.error).replace("\\", "")
         assert needle in errors, (name, errors)
         assert float(metric(at, "Exact energy")) == e0, f"{name} must not change the lattice"
     s = _presets.heisenberg("random", 6, 3) * 1.7

@@ -23,13 +23,13 @@ def test_field_theory_page_renders_and_reacts():
     assert any("Honesty note" in w.value for w in at.warning)
     assert len(at.tabs) == 6
     # widgets -> rerun: switch architecture and counterterm, change the width
-    at.radio(key="ft_arch").set_value("α = 0 (±1 a, b ∝ propagator)")
-    at.toggle(key="ft_ct").set_value(True)
-    at.select_slider(key="ft_N").set_value(50)
+    at.radio(key="ft.ft_arch").set_value("α = 0 (±1 a, b ∝ propagator)")
+    at.toggle(key="ft.ft_ct").set_value(True)
+    at.select_slider(key="ft.ft_N").set_value(50)
     _run(at)
     assert any("counterterm" in c.value for c in at.caption)
     # d = 2 and the continuum ensemble
-    at.radio(key="ft_d").set_value(2)
-    at.radio(key="ft_box").set_value("continuum")
+    at.radio(key="ft.ft_d").set_value(2)
+    at.radio(key="ft.ft_box").set_value("continuum")
     _run(at)
     assert first < 60
