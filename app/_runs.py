@@ -135,6 +135,9 @@ class RunManager:
         self._thread = threading.Thread(target=self._work, args=(runs, data), daemon=True,
                                         name=f"efnn-train-{runs[0].spec.name}")
         self._thread.start()
+        from app.jobs import end_with_session  # a reload, closed tab or expired session stops these runs
+
+        end_with_session(self.stop)
         return [r.spec.name for r in runs]
 
     def stop(self) -> None:

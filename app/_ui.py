@@ -85,6 +85,15 @@ class UrlState:
     messages: list[str] = field(default_factory=list)
 
 
+def plain(text) -> str:
+    """``text`` with every ASCII punctuation backslash-escaped, so Markdown shows it literally: no link,
+    image, HTML or autolinked URL can come from an untrusted value (URL parameters, file names)."""
+    return "".join("\\" + c if c in PUNCTUATION else c for c in str(text)[:80])
+
+
+PUNCTUATION = set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
 def read_url(*, default_system="double_exchange", default_L=10, default_preset="random", presets=(),
              systems=tuple(SYSTEMS), max_L: dict | None = None) -> UrlState:
     """system, L, preset and seed from ``st.query_params``, validated; bad values fall back to the
@@ -93,7 +102,7 @@ def read_url(*, default_system="double_exchange", default_L=10, default_preset="
     msgs = []
     system = qp.get("system", default_system)
     if system not in systems:
-        msgs.append(f"URL parameter system={system!r} is not one of {', '.join(systems)}; using {default_system}.")
+        msgs.append(f"URL parameter system={plain(system)} is not one of {', '.join(systems)}; using {default_system}.")
         system = default_system
     limit = (max_L or {}).get(system, ED_MAX_L)
     L = default_L
@@ -105,10 +114,10 @@ def read_url(*, default_system="double_exchange", default_L=10, default_preset="
                             f"(exact diagonalization above L={limit} takes minutes); using L={min(max(L, MIN_L), limit)}.")
                 L = min(max(L, MIN_L), limit)
         except ValueError:
-            msgs.append(f"URL parameter L={qp['L']!r} is not an integer; using L={default_L}.")
+            msgs.append(f"URL parameter L={plain(qp['L'])} is not an integer; using L={default_L}.")
     preset = qp.get("preset", default_preset)
     if presets and preset not in presets:
-        msgs.append(f"URL parameter preset={preset!r} is unknown (choose {', '.join(presets)}); using {default_preset}.")
+        msgs.append(f"URL parameter preset={plain(preset)} is unknown (choose {', '.join(presets)}); using {default_preset}.")
         preset = default_preset
     seed = 0
     if "seed" in qp:
@@ -117,7 +126,7 @@ def read_url(*, default_system="double_exchange", default_L=10, default_preset="
             if not 0 <= seed < 2 ** 31:
                 raise ValueError
         except ValueError:
-            msgs.append(f"URL parameter seed={qp['seed']!r} must be an integer in 0…2³¹−1; using 0.")
+            msgs.append(f"URL parameter seed={plain(qp['seed'])} must be an integer in 0…2³¹−1; using 0.")
             seed = 0
     return UrlState(system, L, preset, seed, msgs)
 

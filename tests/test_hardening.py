@@ -232,3 +232,31 @@ def test_cli_bad_input_corpus(tmp_path, capsys):
         assert last.startswith("error: ") and message in last, (argv, last)
         assert not any("Traceback" in e for e in err), argv
         assert time.perf_counter() - t0 < 30, argv  # refused before its work
+
+
+# ----------------------------------------------------------------------------- app: URL values are plain text
+INJECTIONS = [("system", "[Click here](https://evil.example/login)"),
+              ("preset", "![x](https://tracker.example/p.png)"),
+              ("L", "[x](https://evil.example)"),
+              ("seed", "<img src=https://tracker.example/p.png>")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key,value", INJECTIONS, ids=[k for k, _ in INJECTIONS])
+def test_url_values_render_as_plain_text(key, value):
+    from streamlit.testing.v1 import AppTest
+
+    app = __import__("pathlib").Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+    at = AppTest.from_file(str(app), default_timeout=90).run()
+    at.query_params[key] = value
+    at.switch_page("app_pages/lattice_lab.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    bodies = [str(getattr(e, "value", "")) for kind in ("warning", "error", "info", "markdown", "caption", "success")
+              for e in getattr(at, kind)]
+    host = "evil.example" if "evil" in value else "tracker.example"
+    echoed = [b for b in bodies if host.split(".")[0] in b]
+    assert echoed, "the bad URL value should be reported"
+    for b in echoed:
+        bare = b.replace("\\<", "").replace("\\[", "").replace("\\]", "")  # escaped: shown literally
+        assert value not in b and "](" not in bare and "<img" not in bare and "https://" not in b, b
