@@ -32,9 +32,9 @@ def _pretrained_model(name: str):
 def _session_models() -> dict:
     """Models trained on the Train page in this browser session (if that page's helper is there)."""
     try:
-        from app import _ui
+        from app import caching
 
-        return {e.name: e.model for e in _ui.session_models().values() if e.system == "double_exchange"}
+        return {e.name: e.model for e in caching.session_models().values() if e.system == "double_exchange"}
     except (ImportError, AttributeError):
         return {}
 

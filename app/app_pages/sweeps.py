@@ -4,17 +4,16 @@ from pathlib import Path
 import plotly.express as px
 import streamlit as st
 
-from app import _ui
+from app import state
 from efnn_core import sweep
 
 SHIPPED = {p.stem: p for p in sorted((Path(__file__).resolve().parents[2] / "docs" / "sweeps").glob("*.csv"))}
 
-_ui.style()
-_ui.header("Sweeps: error against size and training time",
+state.header("Sweeps: error against size and training time",
            "Each row of a sweep's results table is one independent training run (`python -m efnn_core sweep "
            "--grid FILE.toml --out DIR`, on this machine or a Dask cluster). Here: the test error of every "
            "finished run against its number of parameters and against its training time, per architecture.",
-           icon=":material/scatter_plot:")
+           name="sweeps")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
