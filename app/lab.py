@@ -10,7 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from app import caching, plots, state
-from efnn_core import analysis
+from efnn_core import analysis, solvers
+
+BASELINES_MAX_L = 24  # SW3 ~50 ms and KPM ~0.1 s at L = 20 on this machine; 0.6-1 s at L = 40
 
 
 def fmt_seconds(s) -> str:
@@ -26,6 +28,13 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
     for p in problems:
         st.warning(p)
     rows = analysis.compare_models(spins, {e.name: e.model for e in entries}, exact=exact)
+    baselines = [m for m in solvers.available(caching.system_object(info.name)) if m != "ed"]
+    if baselines and spins.shape[0] <= BASELINES_MAX_L:  # SW3 and KPM rows, computed while the user waits
+        rows = analysis.by_error(rows + analysis.compare_solvers(caching.system_object(info.name), spins,
+                                                                 exact=exact, methods=baselines), exact)
+    elif baselines:
+        st.caption(f"SW3 and KPM rows are computed up to L = {BASELINES_MAX_L} here (above, each takes "
+                   "0.1-1 s); the Methods page compares them at any L.")
     m = st.columns(2)
     if exact is not None:
         m[0].metric("Exact energy", f"{exact.energy:.5f}")
@@ -47,6 +56,8 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
         df["speed-up"] = df["speedup"].map(lambda v: "–" if v is None or not np.isfinite(v) else
                                            (f"{v:,.0f}×" if v >= 10 else f"{v:.1f}×"))
         kinds = {e.name: e.describe() for e in entries}
+        kinds.update({r["model"]: f"physics baseline, its own error estimate {r['estimate']:.1e}" for r in rows
+                      if r.get("estimate") is not None})
         df["kind"] = df["model"].map(kinds)
         st.dataframe(df[["model", "kind", "energy", "error", "rel_error", "time", "speed-up"]], hide_index=True,
                      width="stretch", column_config={

@@ -89,6 +89,15 @@ def exact(system, spins) -> Exact:
     return Exact(e, time.perf_counter() - t0)
 
 
+def _against(row: dict, exact: Exact | None) -> dict:
+    """Fill a row's error, relative error and speed-up against the exact result (when known)."""
+    if exact is not None and math.isfinite(row["energy"]):
+        row["error"] = row["energy"] - exact.energy
+        row["rel_error"] = abs(row["error"]) / abs(exact.energy) if exact.energy else math.inf
+        row["speedup"] = exact.seconds / row["seconds"] if row["seconds"] > 0 else None
+    return row
+
+
 def compare_models(spins, models: Mapping[str, object], *, exact: Exact | None = None,
                    repeats: int = 3) -> list[dict]:
     """Every model's energy of one configuration next to the exact one.
@@ -112,14 +121,41 @@ def compare_models(spins, models: Mapping[str, object], *, exact: Exact | None =
             row["energy"], row["seconds"] = timing.timed_energy(model, spins, repeats=repeats)
         except (ValueError, RuntimeError) as err:
             row["problem"] = str(err)
-        if exact is not None and math.isfinite(row["energy"]):
-            row["error"] = row["energy"] - exact.energy
-            row["rel_error"] = abs(row["error"]) / abs(exact.energy) if exact.energy else math.inf
-            row["speedup"] = exact.seconds / row["seconds"] if row["seconds"] > 0 else None
-        rows.append(row)
+        rows.append(_against(row, exact))
+    return by_error(rows, exact)
+
+
+def by_error(rows: list[dict], exact: Exact | None) -> list[dict]:
+    """Rows sorted by relative error (by name while the exact result is unknown)."""
     if exact is None:
         return sorted(rows, key=lambda r: r["model"])
     return sorted(rows, key=lambda r: (r["rel_error"] is None, r["rel_error"] or 0.0, r["model"]))
+
+
+def compare_solvers(system, spins, *, exact: Exact | None = None, methods=None) -> list[dict]:
+    """The fast physics solvers' energies of one configuration, rows shaped as :func:`compare_models`'s
+    (``model`` is the solver's name, e.g. "SW3", "KPM"; ``problem`` holds its message if it cannot run),
+    plus ``estimate``: the solver's own estimate of its absolute error.
+
+    Args:
+        system: the system (its ``solvers.available`` methods other than "ed" are run).
+        spins: one configuration.
+        exact: the exact result, or None while it is still being computed.
+        methods: solver names to run (default: every available one except "ed").
+    """
+    from . import solvers
+
+    rows = []
+    for method in methods if methods is not None else [m for m in solvers.available(system) if m != "ed"]:
+        row = {"model": method.upper(), "energy": math.nan, "error": None, "rel_error": None, "seconds": math.nan,
+               "speedup": None, "problem": None, "estimate": None}
+        try:
+            r = solvers.solve(system, spins, method)
+            row.update(energy=float(r.energy), seconds=r.seconds, estimate=float(r.error))
+        except (ValueError, RuntimeError) as err:
+            row["problem"] = str(err)
+        rows.append(_against(row, exact))
+    return rows
 
 
 def symmetry_check(system, spins, moved, models: Mapping[str, object]) -> list[dict]:

@@ -114,3 +114,22 @@ def test_trainer_step_api_and_busy_clock():
     with pytest.raises(ValueError):
         next(Trainer(build("efnn", "lattice", channels=1, layers=1), TrainConfig(epochs=1),
                      train=(X[:50], Y[:50])).run(clock="cpu"))
+
+
+def test_compare_solvers_rows_match_the_exact_energy_within_their_estimates():
+    """The Lattice lab's SW3 and KPM rows: each solver's error against ED is within a few times its own
+    estimate, and systems without a band gap get no such rows."""
+    from efnn_core import analysis, solvers
+    from efnn_core.systems import get
+
+    de = get("double_exchange")
+    neel = np.ones((6, 6, 1)) * np.array([0.0, 0.0, 1.0]) * np.where(np.indices((6, 6)).sum(0) % 2, 1, -1)[..., None]
+    for s in (de.sample(6, 1, 3)[0], neel):  # random spins; a Neel state (flat band at the Fermi level)
+        exact = analysis.exact(de, s)
+        rows = {r["model"]: r for r in analysis.compare_solvers(de, s, exact=exact)}
+        assert set(rows) == {"SW3", "KPM"}
+        for r in rows.values():
+            assert r["problem"] is None and abs(r["error"]) <= 2 * r["estimate"] + 1e-9
+    assert rows["KPM"]["rel_error"] < 1e-3
+    assert solvers.available(get("heisenberg")) == ["ed"]
+    assert analysis.compare_solvers(get("heisenberg"), get("heisenberg").sample(6, 1, 0)[0]) == []

@@ -51,6 +51,12 @@ SOLVERS = {
 }
 
 
+def available(system) -> list[str]:
+    """The solvers that apply to ``system``: "ed" always; a solver function may carry
+    ``applies(system) -> bool`` (SW3 and KPM need the double exchange Hamiltonian's band gap)."""
+    return [m for m, fn in SOLVERS.items() if getattr(fn, "applies", lambda s: True)(system)]
+
+
 class UnknownSolver(ValueError):
     """A solver name that is not in ``SOLVERS``."""
 

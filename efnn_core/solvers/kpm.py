@@ -252,6 +252,9 @@ def solver(system, spins, **options):
     return r.energy, r.error
 
 
+solver.applies = lambda system: isinstance(system, DoubleExchange)  # read by solvers.available
+
+
 def energy(system: DoubleExchange, spins, *, moments: int = DEFAULTS["moments"],
            distance: int = DEFAULTS["distance"], sets: int = DEFAULTS["sets"], seed: int = 0,
            workers: int | None = None, device: str = "auto", block: int | None = None) -> KPMResult:

@@ -152,6 +152,9 @@ def solver(system, spins, **options):
     return r.energy, r.error
 
 
+solver.applies = lambda system: isinstance(system, DoubleExchange)  # read by solvers.available
+
+
 def energy(system: DoubleExchange, spins, *, order: int = 3) -> SWResult:
     """E_MC from the order-``order`` SW effective Hamiltonian of the lower band, float64.
 
