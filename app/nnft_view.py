@@ -12,6 +12,7 @@ from app import state
 from efnn_core.nnft import theory
 
 COL = {"mc": "#d62728", "th": "#111111", "alt": "#1f77b4", "grey": "#7f7f7f"}
+N_FIELDS = (5, 50, 500)  # widths of the sampled-fields tab
 PIECE_COL = {"tadpole": "#7f7f7f", "volume": "#d62728", "zero_mode": "#ff7f0e", "local": "#2ca02c",
              "nonlocal": "#9467bd"}
 
@@ -88,3 +89,62 @@ def required_width(lam) -> None:
     st.plotly_chart(fig, width="stretch")
     st.caption("N ≈ 3λV_Λ/(2εm⁴) keeps the non-local O(λ/N) self-energy below ε at p ~ m (α = −1): the "
                "'massive choir'. This scaling is our inference; the paper's own constraint on N is not known.")
+
+
+def run(tasks, *, heavy: float) -> dict:
+    """Run the page's cached estimators ``(name, fn, args, cost)``; a progress bar when the neurons
+    sampled (sum of costs) exceed ``heavy``.  Returns name -> result."""
+    work = sum(t[3] for t in tasks)
+    res = {}
+    bar = st.progress(0.0, text="Sampling networks…") if work > heavy else None
+    with st.spinner("Sampling networks…"):
+        done = 0
+        for name, fn, args, cost in tasks:
+            res[name] = fn(*args)
+            done += cost
+            if bar is not None:
+                bar.progress(min(1.0, done / work), text=f"{name} done ({done / work:.0%} of {work:.1e} neurons)")
+    if bar is not None:
+        bar.empty()
+    return res
+
+
+def olambda_size_scans(d, N, m, cutoff, L, alpha, ct) -> None:
+    """Each O(lambda) piece at r = 0 (times N, over |tadpole|) against the box side L and the cutoff."""
+    Ls = np.linspace(8, 60 if d == 1 else 12, 27)
+    lams = np.linspace(2, 20 if d == 1 else 8, 27)
+    names = [k for k in theory.PIECES]
+    f2 = make_subplots(rows=1, cols=2, subplot_titles=[f"vs L (Λ = {cutoff:g})", f"vs Λ (L = {L:g})"])
+    for col, xs, mk in ((1, Ls, lambda x: cache.cfg_of(d, N, m, cutoff, x, alpha)),
+                        (2, lams, lambda x: cache.cfg_of(d, N, m, x, L, alpha))):
+        rows = [theory.olambda_pieces_r0(mk(x), counterterm=ct) for x in xs]
+        tad = [theory.olambda_pieces_r0(mk(x))["tadpole"] for x in xs]
+        for k in names:
+            y = np.array([r[k] for r in rows]) * N / np.abs(tad)
+            if np.any(y):
+                f2.add_trace(line(xs, y, k.replace("_", " "), PIECE_COL[k], showlegend=(col == 1)), 1, col)
+    f2.update_yaxes(title_text="N × piece / |tadpole| at r = 0", row=1, col=1)
+    f2.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(f2, width="stretch")
+
+
+def sample_fields(res: dict, N: int, alpha: int) -> None:
+    """Tab 1: three sampled fields at each width and the phi(0) histogram against its Gaussian."""
+    f = res["sample fields"]
+    fig = make_subplots(rows=1, cols=4, subplot_titles=[f"N = {n}" for n in N_FIELDS] + [f"φ(0), N = {N}"])
+    for j, n in enumerate(N_FIELDS):
+        for i, y in enumerate(f[n]):
+            fig.add_trace(line(f["x"], y, f"N={n} #{i}", ["#d62728", "#1f77b4", "#2ca02c"][i], showlegend=False),
+                          1, j + 1)
+        fig.update_xaxes(title_text="x", row=1, col=j + 1)
+    h = res["φ(0) histogram"]
+    fig.add_trace(go.Histogram(x=h["phi0"], histnorm="probability density", nbinsx=60, name="MC φ(0)",
+                               marker_color=COL["mc"], opacity=0.6, showlegend=False), 1, 4)
+    xs = np.linspace(-4, 4, 200) * np.sqrt(h["G0"])
+    fig.add_trace(line(xs, np.exp(-xs ** 2 / (2 * h["G0"])) / np.sqrt(2 * np.pi * h["G0"]), "Gaussian", COL["th"],
+                       showlegend=False), 1, 4)
+    fig.update_layout(height=330, margin=dict(l=10, r=10, t=40, b=10))
+    st.plotly_chart(fig, width="stretch")
+    st.markdown(f"Excess kurtosis of φ(0): MC **{h['kurt']:.4f} ± {h['kurt_se']:.4f}**, theory "
+                f"**{h['kurt_theory']:.4f}** "
+                + ("= (1/N)[(9/2)V_Λ I(0)/G(0)² − 3]" if alpha == -1 else "= −1.5/N (±1 amplitudes)") + ".")

@@ -65,7 +65,7 @@ n_modes = cache.cfg_of(d, N, m, cutoff, L, alpha).modes.size
 st.caption(f"Box: |K| = {n_modes} momentum modes, V_Λ = {theory.mode_density(cache.cfg_of(d, N, m, cutoff, L, alpha)):.3g}, "
            f"G(0) = {theory.G0(cache.cfg_of(d, N, m, cutoff, L, alpha)):.4g}.")
 
-N_FIELDS = (5, 50, 500)
+N_FIELDS = view.N_FIELDS
 N_COLLAPSE = (10, 30, 100)
 N_SCAN = (5, 10, 20, 50, 100, 200)
 
@@ -80,18 +80,7 @@ tasks = [
       for n in N_SCAN],
     ("O(λ) covariance", cache.olambda, (d, N, m, cutoff, L, alpha, 2 * M, seed), 2 * M * N),
 ]
-work = sum(t[3] for t in tasks)
-res = {}
-bar = st.progress(0.0, text="Sampling networks…") if work > HEAVY else None
-with st.spinner("Sampling networks…"):
-    done = 0
-    for name, fn, args, cost in tasks:
-        res[name] = fn(*args)
-        done += cost
-        if bar is not None:
-            bar.progress(min(1.0, done / work), text=f"{name} done ({done / work:.0%} of {work:.1e} neurons)")
-if bar is not None:
-    bar.empty()
+res = view.run(tasks, heavy=HEAVY)
 
 
 err_trace, line = view.err_trace, view.line
@@ -104,24 +93,7 @@ tabs = st.tabs(["1 · Sample fields", "2 · G₂(r)", "3 · Cluster decompositio
 with tabs[0]:
     st.markdown("Three networks at each width: a handful of cosines at N = 5, close to a Gaussian random field "
                 "at N = 500. Right: φ(0) over many networks at the chosen N against the Gaussian of variance G(0).")
-    f = res["sample fields"]
-    fig = make_subplots(rows=1, cols=4, subplot_titles=[f"N = {n}" for n in N_FIELDS] + [f"φ(0), N = {N}"])
-    for j, n in enumerate(N_FIELDS):
-        for i, y in enumerate(f[n]):
-            fig.add_trace(line(f["x"], y, f"N={n} #{i}", ["#d62728", "#1f77b4", "#2ca02c"][i], showlegend=False),
-                          1, j + 1)
-        fig.update_xaxes(title_text="x", row=1, col=j + 1)
-    h = res["φ(0) histogram"]
-    fig.add_trace(go.Histogram(x=h["phi0"], histnorm="probability density", nbinsx=60, name="MC φ(0)",
-                               marker_color=COL["mc"], opacity=0.6, showlegend=False), 1, 4)
-    xs = np.linspace(-4, 4, 200) * np.sqrt(h["G0"])
-    fig.add_trace(line(xs, np.exp(-xs ** 2 / (2 * h["G0"])) / np.sqrt(2 * np.pi * h["G0"]), "Gaussian", COL["th"],
-                       showlegend=False), 1, 4)
-    fig.update_layout(height=330, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, width="stretch")
-    st.markdown(f"Excess kurtosis of φ(0): MC **{h['kurt']:.4f} ± {h['kurt_se']:.4f}**, theory "
-                f"**{h['kurt_theory']:.4f}** "
-                + ("= (1/N)[(9/2)V_Λ I(0)/G(0)² − 3]" if alpha == -1 else "= −1.5/N (±1 amplitudes)") + ".")
+    view.sample_fields(res, N, alpha)
 
 # ----------------------------------------------------------------------------- 2 G2
 with tabs[1]:
@@ -210,21 +182,7 @@ with tabs[4]:
                   "the non-local piece −(3λ/2N)V_Λ G̃³ (∝ Λ^d) survives." if ct else
                   ". Volume (\"bubble\") piece ∝ L^d, non-local ∝ V_Λ ~ Λ^d, zero mode only at p = 0 in the box.")
                + " The MC/theory gap at small N is O(λ/N²) (sixth cumulant).")
-    Ls = np.linspace(8, 60 if d == 1 else 12, 27)
-    lams = np.linspace(2, 20 if d == 1 else 8, 27)
-    names = [k for k in theory.PIECES]
-    f2 = make_subplots(rows=1, cols=2, subplot_titles=[f"vs L (Λ = {cutoff:g})", f"vs Λ (L = {L:g})"])
-    for col, xs, mk in ((1, Ls, lambda x: cache.cfg_of(d, N, m, cutoff, x, alpha)),
-                        (2, lams, lambda x: cache.cfg_of(d, N, m, x, L, alpha))):
-        rows = [theory.olambda_pieces_r0(mk(x), counterterm=ct) for x in xs]
-        tad = [theory.olambda_pieces_r0(mk(x))["tadpole"] for x in xs]
-        for k in names:
-            y = np.array([r[k] for r in rows]) * N / np.abs(tad)
-            if np.any(y):
-                f2.add_trace(line(xs, y, k.replace("_", " "), PIECE_COL[k], showlegend=(col == 1)), 1, col)
-    f2.update_yaxes(title_text="N × piece / |tadpole| at r = 0", row=1, col=1)
-    f2.update_layout(height=320, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(f2, width="stretch")
+    view.olambda_size_scans(d, N, m, cutoff, L, alpha, ct)
 
 # ----------------------------------------------------------------------------- 6 required width
 with tabs[5]:
