@@ -192,10 +192,13 @@ def test_slmc_resume_is_bit_exact(tmp_path):
 
 def test_cancel_from_another_thread_leaves_usable_chains():
     stop = threading.Event()
-    timer = threading.Timer(0.3, stop.set)
-    timer.start()
-    res = run(MCConfig(method="ed", L=6, sweeps=10000), chains=2, seed=0, cancel=stop)
-    timer.cancel()
+
+    def cancel_once_every_chain_moved(done, total, states):  # from the driver's progress callback, not a timer:
+        if all(s.done > 0 for s in states):                    # a loaded machine may not finish a chunk in 0.3 s
+            threading.Timer(0.05, stop.set).start()            # set from another thread, mid-chunk
+
+    res = run(MCConfig(method="ed", L=6, sweeps=10000), chains=2, seed=0, cancel=stop,
+              progress=cancel_once_every_chain_moved)
     assert res.cancelled and not res.finished
     for s in res.states:
         assert len(s.trace_e) == s.done > 0
