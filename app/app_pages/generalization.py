@@ -1,4 +1,4 @@
-"""Generalization: networks trained on 10x10 lattices evaluated on 10x10 ... 40x40."""
+"""Generalization: networks trained on 10x10 lattices evaluated on every shipped test-set size (10 ... 100; L = 64 and 100 labelled by KPM)."""
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
