@@ -4,7 +4,9 @@ All in one process, the same L = 20 complex128 shards (``ed.solve_chunk`` tasks)
 (shared machines are noisy: quote ranges):
 
 * ``serial``: ``map_tasks`` with ``workers=1`` (in this process, one BLAS thread) -- the baseline;
-* ``pool 2``: the default local spawn pool of 2 processes (its start-up included, as a user pays it);
+* ``pool 2``: the default local spawn pool of 2 processes (its start-up included, as a user pays it
+  once per command);
+* ``warm 2``: the same pool kept open between runs (start-up excluded: a long generation's steady state);
 * ``dask 1`` / ``dask 2``: ``local:1`` / ``local:2`` LocalClusters (their start-up and the workers'
   first import excluded, as on a running cluster).
 
@@ -15,7 +17,7 @@ task (returns its argument) through ``map_tasks`` on Dask and on the local pool,
 L = 20 shard (``data.shard_size(20)`` configurations), and one end-to-end ``data.generate`` per backend;
 every sha256 is compared.
 
-    python benchmarks/scale.py              # ~3 minutes on 2 idle cores
+    python benchmarks/scale.py              # ~4 minutes on 2 idle cores
     python benchmarks/scale.py --repeat 2 --count 24
     OMP_NUM_THREADS=1 python benchmarks/scale.py --memory 40 --memory-count 3   # peak RSS of one task
 """
@@ -34,9 +36,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere
 
-from efnn_core import data, parallel  # noqa: E402
-from efnn_core.solvers import ed  # noqa: E402
-from efnn_core.systems import get  # noqa: E402
+from efnn_core import data, parallel
+from efnn_core.solvers import ed
+from efnn_core.systems import get
 
 
 def identity(x):
@@ -82,8 +84,8 @@ def memory(L: int, k: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--L", type=int, default=20)
-    p.add_argument("--count", type=int, default=48, help="configurations per run (default 48)")
-    p.add_argument("--chunk", type=int, default=6, help="configurations per shard (default 6: 8 shards)")
+    p.add_argument("--count", type=int, default=96, help="configurations per run (default 96)")
+    p.add_argument("--chunk", type=int, default=6, help="configurations per shard (default 6: 16 shards)")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--trivial", type=int, default=400, help="trivial tasks for the overhead (default 400)")
     p.add_argument("--memory", type=int, metavar="L", help="only: peak memory of one ED task at this L")
@@ -92,15 +94,18 @@ def main() -> None:
     if a.memory:
         return memory(a.memory, a.memory_count)
     print(f"load average (1, 5, 15 min) at the start: {os.getloadavg()} on {parallel.cpu_count()} cores")
-    modes = {"serial": (1, dict(workers=1)), "pool 2": (2, dict(workers=2)), "dask 1": (1, {}), "dask 2": (2, {})}
+    modes = {"serial": (1, {"workers": 1}), "pool 2": (2, {"workers": 2}), "warm 2": (2, {}), "dask 1": (1, {}),
+             "dask 2": (2, {})}
     wall: dict[str, list[float]] = {k: [] for k in modes}
     busy: dict[str, list[float]] = {k: [] for k in modes}
     shas = set()
     spins = get("double_exchange").sample(a.L, a.count, 99)
     tasks = [("double_exchange", {}, spins[i:i + a.chunk], "double") for i in range(0, a.count, a.chunk)]
-    with parallel.executor_from("local:1") as d1, parallel.executor_from("local:2") as d2:
+    with parallel.executor_from("local:1") as d1, parallel.executor_from("local:2") as d2, \
+            parallel.local_pool(2) as warm:
         modes["dask 1"][1]["executor"], modes["dask 2"][1]["executor"] = d1, d2
-        for ex in (d1, d2):  # the workers import efnn_core once, as on a running cluster
+        modes["warm 2"][1].update(executor=warm, workers=2)
+        for ex in (d1, d2, warm):  # the workers import efnn_core once, as on a running cluster
             list(parallel.map_tasks(timed_shard, tasks[:2] * 2, executor=ex))
         for r in range(a.repeat):
             for key, (n, kw) in modes.items():
@@ -126,11 +131,13 @@ def main() -> None:
     for k, v in wall.items():
         print(f"  {k:7s} {min(v):6.2f}-{max(v):6.2f} s   {a.count / med[k]:6.2f} config/s (median)   "
               f"workers busy {min(busy[k]):.1%}-{max(busy[k]):.1%}")
-    eff = lambda one, two: [t1 / (2 * t2) for t1, t2 in zip(wall[one], wall[two])]  # noqa: E731
-    print(f"  parallel efficiency T1 / (2 T2), per repeat: pool {min(eff('serial', 'pool 2')):.2f}-"
-          f"{max(eff('serial', 'pool 2')):.2f}, dask {min(eff('dask 1', 'dask 2')):.2f}-"
-          f"{max(eff('dask 1', 'dask 2')):.2f}; from the fastest runs: pool {min(wall['serial']) / (2 * min(wall['pool 2'])):.2f},"
-          f" dask {min(wall['dask 1']) / (2 * min(wall['dask 2'])):.2f}")
+    eff = lambda one, two: [t1 / (2 * t2) for t1, t2 in zip(wall[one], wall[two])]
+    pairs = {"pool (start-up included)": ("serial", "pool 2"), "warm pool": ("serial", "warm 2"),
+             "dask": ("dask 1", "dask 2")}
+    print("  parallel efficiency T1 / (2 T2) at 2 workers, per repeat [from the fastest runs]:")
+    for name, (one, two) in pairs.items():
+        e = eff(one, two)
+        print(f"    {name:25s} {min(e):.2f}-{max(e):.2f}   [{min(wall[one]) / (2 * min(wall[two])):.2f}]")
     over = [1 - x for x in busy["dask 1"]]
     print(f"  dask overhead (1 worker: wall minus in-task time): {min(over):.1%}-{max(over):.1%} of the wall time "
           f"({a.chunk}-configuration shards)")

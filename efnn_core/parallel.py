@@ -292,8 +292,9 @@ def executor_from(address: str | None = None, *, timeout: float = CONNECT_TIMEOU
     with contextlib.ExitStack() as stack:
         if address.startswith("local:"):
             n = int(address.removeprefix("local:"))
-            cluster = stack.enter_context(distributed.LocalCluster(
-                n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None))
+            with dask_config():  # the nannies hand this configuration to their workers
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None))
             client = stack.enter_context(distributed.Client(cluster, timeout=timeout))
         else:
             try:
@@ -304,6 +305,22 @@ def executor_from(address: str | None = None, *, timeout: float = CONNECT_TIMEOU
                                      "address") from None
         _check_cluster(client, address)
         yield client.get_executor(pure=False)
+
+
+#: Dask settings for compute-bound single-threaded tasks.  A worker's statistical profiler samples
+#: every thread's stack each 10 ms; with one worker per core it has no spare core and steals the
+#: task's: measured at L = 20 on 2 cores, in-task time +10-18 % at 2 workers and a 1-worker run using
+#: 1.05 cores (benchmarks/scale.py, docs/SCALING.md).  For `dask worker` on a cluster the same is
+#: ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False`` (README, "Run on a cluster").
+DASK_SETTINGS = {"distributed.worker.profile.enabled": False,
+                 "distributed.admin.system-monitor.interval": "2s"}
+
+
+def dask_config():
+    """Context manager applying :data:`DASK_SETTINGS` (for clusters started in this process)."""
+    import dask
+
+    return dask.config.set(DASK_SETTINGS)
 
 
 def _library_version() -> str:

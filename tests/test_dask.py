@@ -55,7 +55,7 @@ def _free_port() -> int:
 def dask_cluster(tmp: Path, workers: int = 2):
     """(address, worker processes) of a scheduler and ``workers`` single-threaded workers, always cleaned up."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+           "DASK_DISTRIBUTED__WORKER__DAEMON": "False", "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
     address = f"tcp://127.0.0.1:{_free_port()}"
     procs = []
 
