@@ -10,6 +10,12 @@ must not take the machine down.  So:
   (``EFNN_MEMORY_BUDGET_GB``, default 4, minus the server's own RSS); a job larger than the whole
   budget is refused at once with the bound in the message; each worker also gets an address-space
   limit of its estimate plus a margin, so an underestimate ends that job (MemoryError), not the server;
+* ``submit(..., channel=True)`` makes an *interactive* job (training, Monte Carlo chains): the child gets a
+  :class:`Channel` as first argument (commands in, events out) and the server reads ``job.events`` (a
+  queue ending with :data:`END`) and sends ``job.send(command)`` (buffered while queued);
+* workers run at lower CPU priority (``os.nice(10)``), so the server's threads and the light reruns of
+  other users stay responsive while every core trains or diagonalizes; the forkserver preloads numpy,
+  torch and efnn_core (``PRELOAD``), so a worker starts in tens of milliseconds, not seconds;
 * ``job.position()`` is 0 while running, 1, 2, ... in the queue (FIFO); ``job.cancel()`` removes a
   queued job or terminates the running process;
 * jobs belong to a browser session (``owner``); :class:`SessionWatch` cancels them, and calls any
@@ -30,6 +36,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import os
+import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +47,10 @@ from typing import Any
 GiB = 1 << 30
 BUDGET_ENV, WORKERS_ENV, GRACE_ENV = "EFNN_MEMORY_BUDGET_GB", "EFNN_WORKERS", "EFNN_SESSION_GRACE_S"
 MARGIN = 512 << 20  # address space a worker may use above its estimate (interpreter, libraries' arenas)
+NICE = 10           # workers' CPU priority below the server's (os.nice increment)
+PRELOAD = ["numpy", "torch", "efnn_core", "efnn_core.nets", "efnn_core.training", "efnn_core.analysis",
+           "efnn_core.systems", "app.jobs"]  # imported once in the forkserver: workers start warm
+END = None          # the last item of an interactive job's ``events`` queue
 
 
 def memory_budget() -> int:
@@ -90,7 +102,11 @@ class Job:
     _pool: Any = field(default=None, repr=False)
     _proc: Any = field(default=None, repr=False)
     _conn: Any = field(default=None, repr=False)
+    channel: bool = False
+    events: queue.Queue = field(default_factory=queue.Queue, repr=False)  # interactive: child's events, then END
     _done: threading.Event = field(default_factory=threading.Event, repr=False)
+    _outbox: list = field(default_factory=list, repr=False)  # commands sent while queued
+    _send_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def finished_ok(self) -> bool:
@@ -107,9 +123,76 @@ class Job:
         self._done.wait(timeout)
         return self
 
+    @property
+    def ended(self) -> bool:
+        return self._done.is_set()
 
-def _child(conn, fn, args, limit: int) -> None:
-    """Worker process: cap the address space, run ``fn(*args)``, send ("ok", result) or ("error", text)."""
+    def send(self, command) -> bool:
+        """Send a command to an interactive job (kept until it starts); False once it has ended."""
+        if not self.channel:
+            raise JobError("send() needs a job submitted with channel=True")
+        with self._send_lock:
+            if self._done.is_set():
+                return False
+            if self._conn is None:
+                self._outbox.append(command)
+                return True
+            try:
+                self._conn.send(("cmd", command))
+            except (OSError, ValueError, BrokenPipeError):
+                return False
+            return True
+
+    def _flush(self) -> None:
+        with self._send_lock:
+            for command in self._outbox:
+                try:
+                    self._conn.send(("cmd", command))
+                except (OSError, ValueError):
+                    break
+            self._outbox.clear()
+
+
+class Channel:
+    """The child's side of an interactive job: ``send(event)`` to the server, ``recv(timeout)`` a command
+    (None when none arrived in time), ``poll()`` whether one is waiting.  A closed server side raises
+    EOFError, which ends the job."""
+
+    def __init__(self, conn):
+        self._conn = conn
+        self._held: list = []
+
+    def send(self, event) -> None:
+        self._conn.send(("event", event))
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        return bool(self._held) or self._conn.poll(timeout)
+
+    def recv(self, timeout: float | None = None):
+        if self._held:
+            return self._held.pop(0)
+        if timeout is not None and not self._conn.poll(timeout):
+            return None
+        kind, command = self._conn.recv()
+        return command
+
+    def drain(self) -> list:
+        """Every command waiting now, in order."""
+        out = list(self._held)
+        self._held.clear()
+        while self._conn.poll(0):
+            out.append(self._conn.recv()[1])
+        return out
+
+
+def _child(conn, fn, args, limit: int, channel: bool = False) -> None:
+    """Worker process: lower priority, cap the address space, run ``fn(*args)`` (interactive: ``fn(Channel,
+    *args)``), send ("ok", result) or ("error", text)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C of the server ends workers through the server
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
     try:
         import resource
 
@@ -119,22 +202,34 @@ def _child(conn, fn, args, limit: int) -> None:
     except (ImportError, OSError, ValueError):
         pass
     try:
-        conn.send(("ok", fn(*args)))
+        conn.send(("ok", fn(Channel(conn), *args) if channel else fn(*args)))
+    except (EOFError, BrokenPipeError):
+        pass  # the server side went away: nobody to tell
     except MemoryError:
         conn.send(("error", f"the job needed more memory than its estimate allows ({limit / GiB:.2f} GiB)"))
     except BaseException as err:  # noqa: BLE001 - reported to the page as one line
-        conn.send(("error", f"{type(err).__name__}: {err}".splitlines()[0]))
+        try:
+            conn.send(("error", f"{type(err).__name__}: {err}".splitlines()[0]))
+        except OSError:
+            pass
     finally:
         conn.close()
+
+
+def _noop() -> None:
+    return None
 
 
 class Pool:
     """Bounded pool of worker processes with a FIFO queue and a memory budget (see module docstring)."""
 
-    def __init__(self, workers: int | None = None, budget: int | None = None, *, context: str = "forkserver"):
+    def __init__(self, workers: int | None = None, budget: int | None = None, *, context: str = "forkserver",
+                 warm: bool = False):
         self.workers = workers or default_workers()
         self.budget = budget or memory_budget()
         self._ctx = mp.get_context(context if context in mp.get_all_start_methods() else "spawn")
+        if self._ctx.get_start_method() == "forkserver":
+            self._ctx.set_forkserver_preload(PRELOAD)
         self._queue: list[Job] = []
         self._running: list[Job] = []
         self._ids = itertools.count(1)
@@ -143,14 +238,25 @@ class Pool:
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="efnn-jobs", daemon=True)
         self._thread.start()
+        if warm:  # start the forkserver (and its imports, a few seconds) now, not at the first user's click
+            threading.Thread(target=self._warm, name="efnn-jobs-warm", daemon=True).start()
+
+    def _warm(self) -> None:
+        try:
+            p = self._ctx.Process(target=_noop, daemon=True)
+            p.start()
+            p.join(120)
+        except Exception:  # noqa: BLE001 - the first job then starts it
+            pass
 
     # ---------------------------------------------------------------- public
-    def submit(self, fn: Callable, *args, owner: str, memory: int, label: str = "") -> Job:
-        """Queue ``fn(*args)`` (a picklable top-level function) estimated to need ``memory`` bytes."""
+    def submit(self, fn: Callable, *args, owner: str, memory: int, label: str = "", channel: bool = False) -> Job:
+        """Queue ``fn(*args)`` (a picklable top-level function) estimated to need ``memory`` bytes; with
+        ``channel=True`` it is called as ``fn(Channel, *args)`` (see the module docstring)."""
         if memory > self.budget:
             raise JobError(f"{label or 'this job'} needs about {memory / GiB:.2f} GiB, more than the server's "
                            f"whole budget of {self.budget / GiB:.2f} GiB ({BUDGET_ENV}); choose a smaller size")
-        job = Job(next(self._ids), str(owner), label, fn, args, int(memory), _pool=self)
+        job = Job(next(self._ids), str(owner), label, fn, args, int(memory), _pool=self, channel=channel)
         with self._lock:
             if self._closed:
                 raise JobError("the job pool is shut down")
@@ -209,15 +315,23 @@ class Pool:
         job.state, job.result, job.finished = state, result, time.time()
         if error is not None:
             job.error = error
-        job._done.set()
+        with job._send_lock:
+            job._done.set()
+        if job.channel:
+            job.events.put(END)
 
     def _reap(self) -> None:
         for job in list(self._running):
             proc, conn = job._proc, job._conn
             msg = None
             try:
-                if conn.poll():
-                    msg = conn.recv()
+                while conn.poll():
+                    got = conn.recv()
+                    if got[0] == "event":
+                        job.events.put(got[1])
+                    else:
+                        msg = got
+                        break
             except (EOFError, OSError):
                 msg = None
             if msg is None and proc.is_alive():
@@ -232,7 +346,10 @@ class Pool:
             elif msg is not None:
                 self._finish(job, "failed", error=msg[1])
             else:
-                self._finish(job, "failed", error=f"the worker process ended with code {proc.exitcode}")
+                code = proc.exitcode
+                why = (f"was killed (signal {-code}{', likely out of memory' if code == -9 else ''})"
+                       if code is not None and code < 0 else f"ended with code {code}")
+                self._finish(job, "failed", error=f"the worker process {why} before finishing its job")
 
     def _admit(self) -> None:
         while self._queue and len(self._running) < self.workers:
@@ -242,16 +359,20 @@ class Pool:
             if self._running and job.memory > free:  # FIFO: wait for memory, keep the positions honest
                 return
             self._queue.pop(0)
-            parent, child = self._ctx.Pipe(duplex=False)
-            proc = self._ctx.Process(target=_child, args=(child, job.fn, job.args, job.memory + MARGIN),
+            parent, child = self._ctx.Pipe(duplex=job.channel)
+            proc = self._ctx.Process(target=_child, args=(child, job.fn, job.args, job.memory + MARGIN, job.channel),
                                      daemon=True, name=f"efnn-job-{job.id}")
-            job._proc, job._conn, job.started, job.state = proc, parent, time.time(), "running"
+            job._proc, job.started, job.state = proc, time.time(), "running"
             self._running.append(job)
             try:
                 proc.start()
             except Exception as err:  # noqa: BLE001
                 self._running.remove(job)
                 self._finish(job, "failed", error=f"could not start a worker: {err}")
+            else:
+                with job._send_lock:
+                    job._conn = parent
+                job._flush()
             finally:
                 child.close()
 
@@ -347,7 +468,7 @@ def get_pool() -> Pool:
     global _POOL, _WATCH
     with _SINGLETON:
         if _POOL is None:
-            _POOL = Pool()
+            _POOL = Pool(warm=True)
             _WATCH = SessionWatch(_POOL)
         return _POOL
 

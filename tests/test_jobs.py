@@ -110,3 +110,79 @@ def test_session_watch_ends_the_work_of_a_gone_session(pool):
 
 def test_session_alive_outside_a_server_is_true():
     assert jobs.session_alive("anything") and jobs.current_session() is None
+
+
+# ----------------------------------------------------------------------------- interactive jobs (channel=True)
+def _echo(chan, factor):
+    """Doubles every number it is sent until it is sent "quit"; returns how many it answered."""
+    n = 0
+    while True:
+        cmd = chan.recv(30)
+        if cmd is None or cmd == "quit":
+            return n
+        chan.send(cmd * factor)
+        n += 1
+
+
+def _ticker(chan):
+    while True:
+        chan.send("tick")
+        time.sleep(0.05)
+
+
+def _events(job, n, timeout=30):
+    out, t0 = [], time.time()
+    while len(out) < n and time.time() - t0 < timeout:
+        try:
+            out.append(job.events.get(timeout=0.5))
+        except Exception:  # noqa: BLE001 - queue.Empty
+            pass
+    return out
+
+
+def test_interactive_job_commands_in_events_out(pool):
+    job = pool.submit(_echo, 2, owner="a", memory=1 << 20, channel=True)
+    assert job.send(3) and job.send(5)  # sent while possibly still queued: kept until it starts
+    assert _events(job, 2) == [6, 10]
+    job.send("quit")
+    assert job.wait(30).state == "done" and job.result == 2
+    assert job.events.get(timeout=5) is jobs.END and not job.send(1)
+
+
+def test_interactive_job_queued_behind_another_keeps_its_position_and_cancels(pool):
+    a = pool.submit(_ticker, owner="a", memory=1 << 20, channel=True)
+    b = pool.submit(_echo, 2, owner="b", memory=1 << 20, channel=True)
+    assert _events(a, 1) == ["tick"] and a.position() == 0 and b.position() == 1
+    b.cancel()
+    assert b.state == "cancelled" and b.events.get(timeout=5) is jobs.END
+    a.cancel()
+    assert a.wait(10).state == "cancelled"
+
+
+def test_a_killed_worker_gives_a_clear_failed_state_not_a_hang(pool):
+    import os
+    import signal
+
+    job = pool.submit(_ticker, owner="a", memory=1 << 20, channel=True)
+    assert _events(job, 1) == ["tick"]
+    os.kill(job._proc.pid, signal.SIGKILL)
+    assert job.wait(10).state == "failed"
+    assert "killed (signal 9" in job.error
+    while job.events.get(timeout=5) is not jobs.END:
+        pass
+
+
+def test_workers_run_at_lower_priority(pool):
+    import os
+
+    job = pool.submit(os.nice, 0, owner="a", memory=1 << 20)
+    assert job.wait(30).state == "done" and job.result >= os.nice(0) + jobs.NICE
+
+
+def test_interactive_memory_refusal_names_the_bound():
+    p = jobs.Pool(workers=1, budget=jobs.GiB)
+    try:
+        with pytest.raises(jobs.JobError, match=r"needs about 3.00 GiB.*budget of 1.00 GiB \(EFNN_MEMORY_BUDGET_GB\)"):
+            p.submit(_echo, 2, owner="a", memory=3 * jobs.GiB, label="training", channel=True)
+    finally:
+        p.shutdown()
