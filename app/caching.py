@@ -6,9 +6,10 @@ Caching by kind (STYLE.md 10):
   results keyed by (system, sha1 of the spins);
 * ``st.session_state``: everything of one user (models trained here, runs, the exact job).
 
-Exact energies that take longer than ``BACKGROUND_S`` run on one worker thread per session:
-the page shows the networks at once and "exact: pending" with an estimate from the solves
-measured on this server, and polls (``st.fragment``) until the result is in the shared table.
+Exact energies that take longer than ``BACKGROUND_S`` run in the server's job pool (``app.jobs``: worker
+processes, a FIFO queue, a memory budget): the page shows the networks at once and the exact solve as
+"queued: position k" or "running x s of ≈y s" (an estimate from the solves measured on this server), with
+a Cancel button, and polls (``st.fragment``) until the result is in the shared table.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,7 +147,7 @@ def spins_key(spins: np.ndarray) -> str:
 @st.cache_resource(show_spinner=False)
 def _exact_table() -> dict:
     """(system, spins sha1) -> analysis.Exact, shared by all sessions; plus measured solve times."""
-    return {"results": {}, "timings": {}, "lock": threading.Lock()}
+    return {"results": {}, "timings": {}, "inflight": {}, "lock": threading.Lock()}
 
 
 def _solve(system: str, key: str, spins: np.ndarray) -> analysis.Exact:
@@ -155,14 +155,7 @@ def _solve(system: str, key: str, spins: np.ndarray) -> analysis.Exact:
 
     if torch.get_num_threads() != 1:  # one core per solve: the page and other sessions stay responsive
         torch.set_num_threads(1)
-    res = analysis.exact(system_object(system), spins)
-    table = _exact_table()
-    with table["lock"]:
-        if len(table["results"]) > 20000:
-            table["results"].clear()
-        table["results"][(system, key)] = res
-        table["timings"][(system, spins.shape[0])] = res.seconds
-    return res
+    return _store(system, key, spins.shape[0], analysis.exact(system_object(system), spins))
 
 
 def _calibrate(system: str) -> None:
@@ -194,33 +187,113 @@ def estimate_seconds(system: str, size: int) -> tuple[float, str]:
     return timings[L0] * (size / L0) ** p, f"L^{p:.1f} from solves measured on this server at L = {', '.join(map(str, sorted(near)))}"
 
 
+def _store(system: str, key: str, size: int, res: analysis.Exact) -> analysis.Exact:
+    table = _exact_table()
+    with table["lock"]:
+        if len(table["results"]) > 20000:
+            table["results"].clear()
+        table["results"][(system, key)] = res
+        table["timings"][(system, size)] = res.seconds
+        table["inflight"].pop((system, key), None)
+    return res
+
+
 def exact_now(system: str, spins: np.ndarray) -> analysis.Exact | None:
-    """The exact result if known or quick (solved here, at most ~BACKGROUND_S), else None and the
-    solve is started on this session's worker thread (see ``pending``)."""
+    """The exact result if known or quick (solved here, at most ~BACKGROUND_S), else None and the solve is
+    queued in the server's job pool (``app.jobs``) for this session (see ``pending``).  Sessions asking for
+    the same configuration share one job; a new configuration cancels this session's previous one."""
     spins = np.array(spins, dtype=np.float64)
     key = spins_key(spins)
-    hit = _exact_table()["results"].get((system, key))
+    table = _exact_table()
+    hit = table["results"].get((system, key))
     if hit is not None:
         return hit
     est, _ = estimate_seconds(system, spins.shape[0])
     if est < BACKGROUND_S:
         return _solve(system, key, spins)
-    job: dict = st.session_state.setdefault("_exact_job", {})
-    fut: Future | None = job.get("future")
-    if job.get("key") != (system, key) or fut is None:
-        pool = st.session_state.get("_exact_pool")
-        if pool is None:
-            pool = st.session_state["_exact_pool"] = ThreadPoolExecutor(1, thread_name_prefix="efnn-exact")
-        job.update(key=(system, key), future=pool.submit(_solve, system, key, spins), started=time.time(),
-                   size=spins.shape[0])
+    mine: dict = st.session_state.setdefault("_exact_job", {})
+    if mine.get("key") != (system, key):
+        _drop(mine)
+        mine.clear()
+        mine.update(key=(system, key), size=spins.shape[0], job=None, error=None, cancelled=False)
+    job = mine.get("job")
+    if job is not None and job.state == "done":
+        return _store(system, key, spins.shape[0], job.result)
+    if job is not None and job.state == "failed":
+        mine["error"] = job.error
+    if mine["cancelled"] or mine["error"]:
+        return None
+    if job is None or job.state == "cancelled":  # cancelled: by another session that left, or never started
+        mine["job"] = _job_for(system, key, spins)
     return None
 
 
-def pending() -> dict | None:
-    """This session's running exact solve: {"seconds": elapsed, "estimate", "source", "size"}, or None."""
-    job = st.session_state.get("_exact_job") or {}
-    fut = job.get("future")
-    if fut is None or fut.done():
+def _job_for(system: str, key: str, spins: np.ndarray):
+    """The pool job solving (system, key): another session's if one is under way, else a new one of ours."""
+    from app import jobs, work
+
+    table = _exact_table()
+    with table["lock"]:
+        job = table["inflight"].get((system, key))
+        if job is not None and job.state in ("queued", "running"):
+            return job
+    try:
+        job = jobs.get_pool().submit(work.exact_energy, system, system_object(system).params(), spins,
+                                     owner=jobs.current_session() or "local", memory=work.exact_memory(spins.shape),
+                                     label=f"the exact solve at L = {spins.shape[0]}")
+    except jobs.JobError as err:
+        st.session_state["_exact_job"]["error"] = str(err)
         return None
-    est, src = estimate_seconds(job["key"][0], job["size"])
-    return {"seconds": time.time() - job["started"], "estimate": est, "source": src, "size": job["size"]}
+    with table["lock"]:
+        table["inflight"][(system, key)] = job
+    return job
+
+
+def _drop(mine: dict) -> None:
+    """Cancel this session's job for a configuration no longer shown (not another session's)."""
+    from app import jobs
+
+    job = mine.get("job")
+    if job is not None and not job.ended and job.owner == (jobs.current_session() or "local"):
+        job.cancel()
+
+
+def cancel_exact() -> None:
+    """The page's Cancel: stop this session's exact solve (queued or running); ``retry_exact`` restarts it."""
+    mine = st.session_state.get("_exact_job") or {}
+    _drop(mine)
+    if mine:
+        mine.update(cancelled=True, job=None)
+
+
+def retry_exact() -> None:
+    mine = st.session_state.get("_exact_job") or {}
+    mine.update(cancelled=False, error=None, job=None)
+
+
+def solving() -> bool:
+    """This session's exact solve is queued or running (the page keeps polling)."""
+    return (pending() or {}).get("state") in ("queued", "running")
+
+
+def pending() -> dict | None:
+    """This session's unfinished exact solve, or None: {"state": "queued" | "running" | "cancelled" |
+    "failed", "position" (1, 2, ... while queued), "seconds" (running so far), "estimate", "source",
+    "size", "error" (one line, when failed)}."""
+    mine = st.session_state.get("_exact_job") or {}
+    if not mine:
+        return None
+    job = mine.get("job")
+    if mine.get("error"):
+        state = "failed"
+    elif mine.get("cancelled"):
+        state = "cancelled"
+    elif job is None or job.state == "done":
+        return None
+    else:
+        state = job.state if job.state in ("queued", "running") else "queued"
+    est, src = estimate_seconds(mine["key"][0], mine["size"])
+    started = getattr(job, "started", None)
+    return {"state": state, "position": job.position() if job is not None else None,
+            "seconds": time.time() - started if started and state == "running" else 0.0,
+            "estimate": est, "source": src, "size": mine["size"], "error": mine.get("error")}

@@ -35,8 +35,8 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
     elif baselines:
         st.caption(f"SW3 and KPM rows are computed up to L = {BASELINES_MAX_L} here (above, each takes "
                    "0.1-1 s); the Methods page compares them at any L.")
-    m = st.columns(2)
     if exact is not None:
+        m = st.columns(2)
         m[0].metric("Exact energy", f"{exact.energy:.5f}")
         m[1].metric("exact solve time", fmt_seconds(exact.seconds),
                     help="Wall time of the exact solve when it was computed (shared cache: a configuration "
@@ -44,12 +44,7 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
         st.caption(f"{exact.energy / np.prod(spins.shape[:2] if info.view != 'chain' else spins.shape):.5f} per site. "
                    + info.summary)
     else:
-        job = caching.pending() or {"seconds": 0.0, "estimate": 0.0, "source": "", "size": spins.shape[0]}
-        m[0].metric("Exact energy", "pending…")
-        m[1].metric("exact solve", f"{job['seconds']:.1f} s of ≈{job['estimate']:.1f} s",
-                    help=f"Estimate: {job['source']}.")
-        st.progress(min(0.97, job["seconds"] / max(job["estimate"], 1e-6)),
-                    text="The exact solve runs in the background; the networks' energies below are already final.")
+        exact_progress(caching.pending(), spins.shape[0])
     if rows:
         df = pd.DataFrame(rows)
         df["time"] = df["seconds"].map(fmt_seconds)
@@ -83,6 +78,34 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
                        f"from the training set's (random spins). Expect larger errors.{errs}", icon=":material/explore_off:")
         else:
             st.caption(f"Inside the training distribution (largest deviation: {d.worst}, {d.z[d.worst]:+.1f} σ).{errs}")
+
+
+def exact_progress(job: dict | None, size: int) -> None:
+    """The exact solve's place: queued (position k), running (x s of ≈y s), cancelled or failed; Cancel."""
+    job = job or {"state": "queued", "position": None, "seconds": 0.0, "estimate": 0.0, "source": "", "size": size}
+    m = st.columns([1, 1, 0.8], vertical_alignment="bottom")
+    if job["state"] == "failed":
+        st.error(f"The exact solve did not run: {job['error']}", icon=":material/error:")
+        return
+    if job["state"] == "cancelled":
+        m[0].metric("Exact energy", "cancelled")
+        m[1].button(":material/replay: Solve it", key="lab_exact_retry", on_click=caching.retry_exact,
+                    help="Queue the exact solve of this configuration again.")
+        return
+    m[0].metric("Exact energy", "pending…")
+    if job["state"] == "queued":
+        where = f"position {job['position']}" if job.get("position") else "starting"
+        m[1].metric("exact solve", f"queued: {where}", help="Heavy work of every user of this server shares a "
+                    "few worker processes; yours starts when the ones before it end.")
+        st.caption(f"Queued behind other users' work; then ≈{job['estimate']:.1f} s ({job['source']}). The networks' "
+                   "energies below are already final.")
+    else:
+        m[1].metric("exact solve", f"running {job['seconds']:.1f} s of ≈{job['estimate']:.1f} s",
+                    help=f"Estimate: {job['source']}.")
+        st.progress(min(0.97, job["seconds"] / max(job["estimate"], 1e-6)),
+                    text="The exact solve runs in a worker process; the networks' energies below are already final.")
+    m[2].button(":material/cancel: Cancel", key="lab_exact_cancel", on_click=caching.cancel_exact,
+                help="Stop this exact solve (queued or running).")
 
 
 def symmetry(info, cfg, spins: np.ndarray) -> None:

@@ -186,3 +186,32 @@ def test_interactive_memory_refusal_names_the_bound():
             p.submit(_echo, 2, owner="a", memory=3 * jobs.GiB, label="training", channel=True)
     finally:
         p.shutdown()
+
+
+# ----------------------------------------------------------------------------- the pages on the pool
+@pytest.fixture
+def one_worker(monkeypatch):
+    """The server's pool replaced by one worker, busy with another user's 60 s job."""
+    p = jobs.Pool(workers=1, budget=4 * jobs.GiB)
+    monkeypatch.setattr(jobs, "_POOL", p)
+    monkeypatch.setattr(jobs, "_WATCH", jobs.SessionWatch(p, alive=lambda o: True, grace=3600, period=3600))
+    blocker = p.submit(_sleep, 60, owner="someone else", memory=1 << 20)
+    yield p, blocker
+    p.shutdown()
+
+
+def test_lab_exact_solve_queued_shows_its_position_cancels_and_runs_once_the_worker_is_free(one_worker):
+    from tests.test_app import metric, open_page, wait_exact
+
+    pool, blocker = one_worker
+    at = open_page("lattice_lab", {"L": "30"})
+    assert metric(at, "Exact energy") == "pending…"
+    assert metric(at, "exact solve") == "queued: position 1"
+    assert pool.stats()["queued"] == 1
+    at.button(key="lab_exact_cancel").click().run()
+    assert metric(at, "Exact energy") == "cancelled" and pool.stats()["queued"] == 0
+    at.button(key="lab_exact_retry").click().run()
+    assert metric(at, "exact solve") == "queued: position 1"
+    blocker.cancel()
+    e = wait_exact(at, 120)
+    assert np.isfinite(e) and not at.error and not at.exception

@@ -109,12 +109,12 @@ with left:
 
 with right:
     st.subheader("Energies")
-    polling = caching.pending() is not None or caching.exact_now(name, spins) is None
+    polling = caching.exact_now(name, spins) is None and caching.solving()
 
     @st.fragment(run_every=0.5 if polling else None)
     def energies_panel():
         lab.energies(info, spins, caching.reference_spins(name))
-        if polling and caching.pending() is None:
+        if polling and not caching.solving():
             st.rerun()
 
     energies_panel()
