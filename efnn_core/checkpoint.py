@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from . import __version__, safejson
+from .atomic import write_atomic
 from .nets import ARCHITECTURES, FAMILIES
 
 __all__ = [
@@ -168,12 +169,6 @@ def _datasets(dataset) -> dict | None:
     }
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def _sha256(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
@@ -288,8 +283,8 @@ def save(
     # keep number lists (shapes) on one line: [3, 1, 5, 5]
     text = re.sub(r"\[\n\s*([-\d.e+, \n]*?)\n\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
     wpath.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(wpath, blob)
-    _write_atomic(jpath, text.encode())
+    write_atomic(wpath, blob)
+    write_atomic(jpath, text.encode())
     return meta
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
-import os
 import platform
 import re
 import shutil
@@ -31,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, parallel, safejson
+from .atomic import write_atomic
 from .solvers import ed
 from .systems import SYSTEMS, get
 
@@ -175,17 +175,6 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _write_atomic(path: Path, write) -> None:
-    """``write(file)`` into a temporary sibling, then rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def generate(name: str, *, system: str = "double_exchange", L: int | None = None, count: int | None = None,
              seed: int | None = None, sampler: str = "uniform", precision: str = "double",
              params: dict | None = None, part: str | None = None, out_dir: str | Path | None = None,
@@ -254,12 +243,12 @@ def generate(name: str, *, system: str = "double_exchange", L: int | None = None
              hardware=_hardware())
     if model.recipe.stored_labels:
         extra = {} if errors is None else {"errors": errors}
-        _write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies, **extra))
+        write_atomic(out / f"{name}.npz", lambda fh: np.savez_compressed(fh, energies=energies, **extra))
         with np.load(out / f"{name}.npz", allow_pickle=False) as z:  # the file, not the array in memory
             if sha256(z["energies"]) != m["sha256_energies"]:
                 raise DatasetError(f"{out / name}.npz does not read back as written (disk full or changed "
                                    "while writing?); rerun")
-    _write_atomic(out / f"{name}.json", lambda fh: fh.write((json.dumps(m, indent=1) + "\n").encode()))
+    write_atomic(out / f"{name}.json", lambda fh: fh.write((json.dumps(m, indent=1) + "\n").encode()))
     shutil.rmtree(out / ".partial" / name, ignore_errors=True)
     return m
 
@@ -292,7 +281,7 @@ def _labels(model, spins, m: dict, out: Path, *, chunk: int, executor, workers, 
                                f"{part} to start over")
     else:
         part.mkdir(parents=True, exist_ok=True)
-        _write_atomic(plan_file, lambda fh: fh.write(json.dumps(plan, indent=1).encode()))
+        write_atomic(plan_file, lambda fh: fh.write(json.dumps(plan, indent=1).encode()))
     shards = [(a, min(a + chunk, len(spins))) for a in range(0, len(spins), chunk)]
     path = lambda a, b: part / f"{a:08d}-{b:08d}.npz"  # noqa: E731
     labels = {}
@@ -311,7 +300,7 @@ def _labels(model, spins, m: dict, out: Path, *, chunk: int, executor, workers, 
         for k, e in parallel.map_tasks(ed.solve_chunk, tasks, executor=executor, workers=workers):
             a, b = todo[k]
             e = np.asarray(e, dtype=np.float64)
-            _write_atomic(path(a, b), lambda fh: np.savez(fh, energies=e, spins_sha256=sha256(spins[a:b]),
+            write_atomic(path(a, b), lambda fh: np.savez(fh, energies=e, spins_sha256=sha256(spins[a:b]),
                                                           energies_sha256=sha256(e)))
             labels[a] = e
             if bar is not None:
@@ -349,7 +338,7 @@ def _solver_labels(model, spins, name, out: Path, solver: str, options: dict, pr
         f = part / f"{k:08d}.npy"
         if not f.is_file():
             r = solve(model, spins[k], solver, **options)
-            _write_atomic(f, lambda fh: np.save(fh, np.array([r.energy, r.error])))  # never half-written
+            write_atomic(f, lambda fh: np.save(fh, np.array([r.energy, r.error])))  # never half-written
         done.append(np.load(f, allow_pickle=False))
     return np.array([d[0] for d in done]), np.array([d[1] for d in done])
 

@@ -42,6 +42,7 @@ import tomllib
 from pathlib import Path
 
 from . import parallel
+from .atomic import write_atomic
 
 MAX_GRID_BYTES = 1 << 20
 MAX_JOBS = 10_000
@@ -223,7 +224,7 @@ def run(grid_file: str | os.PathLike, out: str | os.PathLike, *, executor=None, 
             if files:
                 stem = out / "checkpoints" / row["job"]
                 for ext, blob in files.items():
-                    _write_atomic(stem.with_suffix(ext), blob)
+                    write_atomic(stem.with_suffix(ext), blob)
                 row["checkpoint"] = str(Path("checkpoints") / row["job"])
             rows.append(row)
             _write_table(table, rows)
@@ -234,12 +235,6 @@ def run(grid_file: str | os.PathLike, out: str | os.PathLike, *, executor=None, 
         if bar is not None:
             bar.close()
     return load_results(table) if table.is_file() else _frame([])
-
-
-def _write_atomic(path: Path, blob: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
 
 
 def _frame(rows: list[dict]):
@@ -254,7 +249,7 @@ def _frame(rows: list[dict]):
 
 
 def _write_table(path: Path, rows: list[dict]) -> None:
-    _write_atomic(path, _frame(rows).to_csv(index=False).encode())
+    write_atomic(path, _frame(rows).to_csv(index=False).encode())
 
 
 def load_results(source: str | os.PathLike | bytes) -> "pandas.DataFrame":  # noqa: F821

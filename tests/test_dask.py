@@ -6,7 +6,6 @@ worker is SIGKILLed mid-run.  Every process is started in its own session and
 killed with its whole process group when the test ends, pass or fail.
 """
 
-import concurrent.futures as cf
 import contextlib
 import os
 import signal

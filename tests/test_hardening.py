@@ -7,7 +7,6 @@ The corpus is the tables below (``LIBRARY``, ``CLI``); each row is one reproduce
 import json
 import struct
 import time
-import zipfile
 
 import numpy as np
 import pytest

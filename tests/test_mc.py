@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from efnn_core.mc import MCConfig, MCError, diagnostics, moves, run
+from efnn_core.mc.chains import load_checkpoint
 from efnn_core.mc.metropolis import IncrementalDE
 from efnn_core.mc.surrogates import LocalEffective, SurrogateError, load_surrogate
 from efnn_core.nets.effective import EffectiveModel
@@ -177,6 +178,22 @@ def test_same_seed_same_chains_and_resume_is_bit_exact(tmp_path):
     resumed = run(cfg, chains=2, seed=7, chunk=3, checkpoint=tmp_path)
     assert np.array_equal(resumed.energy(False), full.energy(False))
     assert all(np.array_equal(a.spins, b.spins) and a.step == b.step for a, b in zip(resumed.states, full.states))
+
+
+def test_resume_with_other_settings_is_refused_and_a_torn_checkpoint_detected(tmp_path):
+    cfg = MCConfig(method="ed", L=3, sweeps=4)
+    run(cfg, chains=2, seed=7, chunk=2, checkpoint=tmp_path)
+    before = (tmp_path / "checkpoint.json").read_bytes()
+    with pytest.raises(MCError, match=r"other settings: sweeps 4 \(now 6\)"):
+        run(MCConfig(method="ed", L=3, sweeps=6), chains=2, seed=7, checkpoint=tmp_path)
+    with pytest.raises(MCError, match=r"seed 7 \(now 8\), chains 2 \(now 3\)"):
+        run(cfg, chains=3, seed=8, checkpoint=tmp_path)
+    assert (tmp_path / "checkpoint.json").read_bytes() == before  # nothing overwritten
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+    z = (tmp_path / "checkpoint.npz").read_bytes()
+    (tmp_path / "checkpoint.npz").write_bytes(z[:-1] + bytes([z[-1] ^ 1]))  # as after a torn or edited write
+    with pytest.raises(MCError, match="does not match"):
+        load_checkpoint(tmp_path)
 
 
 def test_slmc_resume_is_bit_exact(tmp_path):

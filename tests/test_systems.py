@@ -86,7 +86,7 @@ def test_hamiltonian_matches_an_explicit_loop_construction(rng):
         onsite = -1.5 * sum(spins[r, c, k] * pauli[k] for k in range(3)) - 0.4 * np.eye(2)
         for a, b in itertools.product((0, 1), (0, 1)):
             h[a * n + i, b * n + i] = onsite[a, b]
-    np.testing.assert_allclose(DE.__class__(t=0.7, J=3.0, mu=0.4).hamiltonian(spins), h, atol=1e-15)
+    np.testing.assert_allclose(de.hamiltonian(spins), h, atol=1e-15)
 
 
 @pytest.mark.parametrize("det", [1.0, -1.0], ids=["rotation", "rotation+inversion"])

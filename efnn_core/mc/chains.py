@@ -20,6 +20,8 @@ interruption continues to the same numbers as an uninterrupted run.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import threading
@@ -29,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import safejson
+from ..atomic import write_atomic
 from ..systems import DoubleExchange, uniform_sphere
 from . import diagnostics
 
@@ -36,6 +40,9 @@ __all__ = ["MCConfig", "ChainState", "MCResult", "MCError", "run", "save_checkpo
 
 METHODS = ("ed", "slmc")
 MAX_SITES = 40 * 40
+
+
+MAX_CHECKPOINT_JSON = 256 << 20  # traces of long runs; still bounded before parsing
 
 
 class MCError(ValueError):
@@ -278,15 +285,25 @@ class MCResult:
 
 # --------------------------------------------------------------------- checkpoints
 def _rng_state(rng: np.random.Generator) -> dict:
-    return rng.bit_generator.state  # JSON-able: ints of any size, exact
+    """The generator's state, JSON-able and exact: PCG64's 128-bit integers as decimal strings (the
+    checkpoint is read back with ``safejson``, which bounds integers to 19 digits)."""
+    def enc(v):
+        return {k: enc(x) for k, x in v.items()} if isinstance(v, dict) else (str(v) if isinstance(v, int) else v)
+    return enc(rng.bit_generator.state)
 
 
 def _rng_from(state: dict) -> np.random.Generator:
     name = state["bit_generator"]
     if name != "PCG64":
         raise MCError(f"checkpoint generator {name!r} is not PCG64")
+    def dec(v):
+        return {k: dec(x) for k, x in v.items()} if isinstance(v, dict) else (int(v) if isinstance(v, str) and
+                                                                              v.lstrip("-").isdigit() else v)
     bg = np.random.PCG64()
-    bg.state = state
+    try:
+        bg.state = dec(state)
+    except (TypeError, ValueError, KeyError) as err:
+        raise MCError(f"checkpoint generator state is not valid: {err}") from None
     return np.random.Generator(bg)
 
 
@@ -313,23 +330,35 @@ def save_checkpoint(directory, cfg: MCConfig, states: list, seed: int) -> None:
             arrays[f"kept_{k}"] = np.stack([x for x, _ in s.kept])
         if s.labels:
             arrays[f"labels_{k}"] = np.stack([x for x, _ in s.labels])
-    tmp = d / "checkpoint.tmp.npz"
-    np.savez(tmp, **arrays)
-    tmp.replace(d / "checkpoint.npz")
-    (d / "checkpoint.tmp.json").write_text(json.dumps(meta))
-    (d / "checkpoint.tmp.json").replace(d / "checkpoint.json")
+    meta["sha256_npz"] = hashlib.sha256(blob := _npz_bytes(arrays)).hexdigest()  # the pair is checked on load
+    write_atomic(d / "checkpoint.npz", blob)
+    write_atomic(d / "checkpoint.json", json.dumps(meta).encode())
+
+
+def _npz_bytes(arrays: dict) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
 
 
 def load_checkpoint(directory) -> tuple[MCConfig, list, int]:
     """(config, states, seed) from ``save_checkpoint``'s files."""
     d = Path(directory)
     try:
-        meta = json.loads((d / "checkpoint.json").read_text())
-        z = np.load(d / "checkpoint.npz", allow_pickle=False)
+        meta = safejson.loads((d / "checkpoint.json").read_bytes(), what=f"{d / 'checkpoint.json'}",
+                              max_bytes=MAX_CHECKPOINT_JSON)
+        blob = (d / "checkpoint.npz").read_bytes()
     except (OSError, ValueError) as err:
         raise MCError(f"cannot read the Monte Carlo checkpoint in {d}: {err}") from None
-    if meta.get("format") != "efnn-mc-checkpoint":
+    if not isinstance(meta, dict) or meta.get("format") != "efnn-mc-checkpoint":
         raise MCError(f"{d / 'checkpoint.json'} is not a Monte Carlo checkpoint")
+    if meta.get("sha256_npz") not in (None, hashlib.sha256(blob).hexdigest()):
+        raise MCError(f"{d / 'checkpoint.npz'} does not match {d / 'checkpoint.json'} (interrupted write or edited "
+                      "file); delete the folder to start over")
+    try:
+        z = np.load(io.BytesIO(blob), allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise MCError(f"cannot read the Monte Carlo checkpoint in {d}: {err}") from None
     cfg = MCConfig(**meta["config"])
     states = []
     with z:
@@ -377,8 +406,13 @@ def run(cfg: MCConfig, *, chains: int = 4, seed: int = 0, workers: int | None = 
     states = None
     if checkpoint is not None and (Path(checkpoint) / "checkpoint.json").is_file():
         old_cfg, old_states, old_seed = load_checkpoint(checkpoint)
-        if old_cfg == cfg and old_seed == seed and len(old_states) == chains:
-            states = old_states
+        diff = [f"{k} {v!r} (now {getattr(cfg, k)!r})" for k, v in asdict(old_cfg).items() if getattr(cfg, k) != v]
+        diff += [f"{k} {a!r} (now {b!r})" for k, a, b in (("seed", old_seed, seed), ("chains", len(old_states), chains))
+                 if a != b]
+        if diff:
+            raise MCError(f"the Monte Carlo checkpoint in {checkpoint} was made with other settings: {', '.join(diff)}; "
+                          "rerun with those to resume, or choose another folder (or delete this one) to start over")
+        states = old_states
     if states is None:
         states = init_chains(cfg, chains, seed, start, system)
     if cfg.method == "slmc":

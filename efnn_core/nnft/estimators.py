@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from . import theory
-from .ensembles import NeuronFieldConfig, box_field_grid, box_spectrum, field_on_line, iter_batches
+from .ensembles import NeuronFieldConfig, box_field_grid, field_on_line, iter_batches
 
 Progress = Callable[[float], None] | None
 
