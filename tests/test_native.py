@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from efnn_core import _cbuild
 from efnn_core.nets import ARCHS, build, frozen
 from efnn_core.nets import _native, _ops
 from efnn_core.nets._reference import reference
@@ -102,6 +103,6 @@ def test_a_folder_others_can_write_to_is_never_used(monkeypatch, tmp_path):
     shared.mkdir()
     shared.chmod(0o777)
     monkeypatch.setenv("EFNN_CACHE_DIR", str(shared))
-    monkeypatch.setattr(_native.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    folder = _native._folder()
+    monkeypatch.setattr(_cbuild.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    folder = _cbuild.folder()
     assert folder != shared and folder.parent == tmp_path / "tmp" and folder.stat().st_mode & 0o777 == 0o700
