@@ -49,7 +49,8 @@ BUDGET_ENV, WORKERS_ENV, GRACE_ENV = "EFNN_MEMORY_BUDGET_GB", "EFNN_WORKERS", "E
 MARGIN = 512 << 20  # address space a worker may use above its estimate (interpreter, libraries' arenas)
 NICE = 10           # workers' CPU priority below the server's (os.nice increment)
 PRELOAD = ["numpy", "torch", "efnn_core", "efnn_core.nets", "efnn_core.training", "efnn_core.analysis",
-           "efnn_core.systems", "app.jobs"]  # imported once in the forkserver: workers start warm
+           "efnn_core.systems", "efnn_core.checkpoint", "app.jobs", "app.work", "app.runs"]  # imported once
+# in the forkserver: workers start warm
 END = None          # the last item of an interactive job's ``events`` queue
 
 

@@ -1,10 +1,18 @@
 """Training runs of one browser session, driven like TF Playground: play, pause, one epoch or one
 batch at a time, reset, continue from the current weights.  No Streamlit here.
 
-One worker thread per session advances every run of a comparison in turn (one event each), so
-they grow side by side; each run's clock counts only its own training time
-(``Trainer.run(clock="busy")``), so a wall-clock axis compares them fairly.  The worker owns the
-trainers; the page reads ``snapshot()`` (copies under a lock) and sends commands.
+The training itself runs in a worker process of the server's job pool (``app.jobs``, an interactive job:
+commands in, events out), never in the server: :class:`Manager` is the page's proxy.  It queues one job
+per comparison when training is first asked for (play or a step), sends the commands, and a reader
+thread files the child's events into ``runs`` (the page reads ``snapshot()``, copies under a lock).  While
+the job waits for a worker the table shows its queue position; Stop on a queued comparison cancels it
+("not started").  The child (:func:`train_child`) advances every run of the comparison in turn (one event
+each), so they grow side by side; each run's clock counts only its own training time
+(``Trainer.run(clock="busy")``), so a wall-clock axis compares them fairly.  Each event comes back as a
+dict (plus ``analysis.field_maps`` on the probe configuration, when one is set); an ended run comes back
+as a checkpoint (safetensors + JSON, loaded by the validating ``checkpoint.load_bytes``: nothing is
+unpickled from a model) with its test predictions.  A comparison paused for ``IDLE_S`` is stopped (best
+weights kept) so it does not hold a worker; Continue trains it further.
 """
 
 from __future__ import annotations
@@ -14,7 +22,6 @@ import io
 import math
 import tempfile
 import threading
-import time
 from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,8 @@ import numpy as np
 
 from efnn_core import analysis, metrics
 
+IDLE_S = 300.0  # a paused comparison is stopped (best weights kept) after this long: it holds a worker
+MiB = 1 << 20
 STATUS = {"completed": "done", "cancelled": "stopped (best weights kept)",
           "time budget": "time limit reached (best weights kept)", "diverged": "diverged (best weights kept)"}
 
@@ -58,35 +67,31 @@ class Run:
     finished: bool = False
     registered: bool = False
     offset: tuple = (0.0, 0.0)  # (epochs, seconds) of earlier segments ("continue")
-    _trainer: Any = None
-    _gen: Any = None
-    _test: tuple = ()
 
 
 class Manager:
-    """All runs of one session and the worker that trains them."""
+    """All runs of one session: the page's proxy of the training job in the pool (see the module docstring)."""
 
     def __init__(self, data: dict | None = None):
         self.runs: dict[str, Run] = {}
         self.data = data or {}          # dataset name -> (spins, energies), read-only
         self.mode = "pause"             # "play" or "pause"
         self.probe: np.ndarray | None = None  # configuration whose maps are drawn
-        self._steps: list[str] = []     # queued single steps: "epoch" or "batch"
+        self.error: str | None = None   # why the last job could not be queued or ended early
         self._lock = threading.Lock()
-        self._wake = threading.Condition(self._lock)
-        self._thread: threading.Thread | None = None
-        self._inflight = 0              # units the worker is advancing right now
+        self._job = None                # the pool job training the unfinished runs (None: none yet)
+        self._steps = 0                 # single steps asked for and not yet done
+        self._owner: str | None = None
 
     # -------------------------------------------------------------- commands (page thread)
     def add(self, specs: list[RunSpec], data: dict) -> None:
-        from app.jobs import end_with_session  # a reload, closed tab or expired session stops these runs
+        from app.jobs import current_session
 
-        end_with_session(self.stop)
         with self._lock:
+            self._owner = self._owner or current_session()
             self.data.update(data)
             for s in specs:
                 self.runs[s.name] = Run(s)
-        self._ensure_worker()
 
     def play(self) -> None:
         self._command(mode="play")
@@ -100,41 +105,45 @@ class Manager:
         self._command(mode="pause", step=unit)
 
     def stop(self) -> None:
-        """End every run now, keeping its best weights; a run that never started says so."""
+        """End every run now, keeping its best weights; a run that never started says so (a queued
+        comparison is taken out of the queue)."""
         with self._lock:
-            self.mode = "pause"
-            self._steps.clear()
-            for r in self.runs.values():
-                if r._trainer is not None and not r.finished:
-                    r._trainer.cancel()
-                    self._steps.append("finish")
-                elif not r.finished and not r.events:
-                    r.status, r.finished = "not started", True
-            self._wake.notify_all()
-        self._ensure_worker()
+            self.mode, self._steps = "pause", 0
+            job = self._job
+            if job is not None and job.state == "running" and job.send(("stop",)):
+                self._steps = 1  # busy until the child's final events are in
+                return
+            self._job = None
+            if job is not None:
+                job.cancel()
+            self._end_unstarted()
 
     def reset(self) -> None:
-        """Fresh weights for every run (same seeds), curves cleared, paused."""
+        """Fresh weights for every run (same seeds), curves cleared, paused (the job, if any, ends)."""
         with self._lock:
-            for r in self.runs.values():
-                if r._trainer is not None:
-                    r._trainer.cancel()  # the worker closes the generators (they may be running there)
-            self.mode, self._steps = "pause", ["reset"]
-            self._wake.notify_all()
-        self._ensure_worker()
+            job, self._job = self._job, None
+            self.runs = {name: Run(r.spec) for name, r in self.runs.items()}
+            self.mode, self._steps, self.error = "pause", 0, None
+        if job is not None:
+            job.cancel()
 
     def extend(self, epochs: int) -> None:
         """Continue every ended run from its current weights for ``epochs`` more epochs."""
         with self._lock:
+            more = []
             for r in self.runs.values():
                 if r.finished and r.model is not None:
                     last = r.events[-1] if r.events else {}
                     r.offset = (last.get("epoch_x", 0.0), last.get("seconds", 0.0))
                     r.spec = replace(r.spec, train=dict(r.spec.train, epochs=int(epochs)))
-                    r.finished, r.status, r._trainer, r._gen, r.registered = False, "ready", None, None, False
+                    r.finished, r.status, r.registered = False, "ready", False
+                    more.append(r)
             self.mode = "play"
-            self._wake.notify_all()
-        self._ensure_worker()
+            if self._job is not None and not self._job.ended and more:
+                self._job.send(("add", [self._payload(r) for r in more]))
+            self._ensure_job()
+            if self._job is not None:
+                self._job.send(("mode", "play"))
 
     def clear(self) -> None:
         with self._lock:
@@ -145,9 +154,12 @@ class Manager:
         with self._lock:
             self.mode = mode
             if step:
-                self._steps.append(step)
-            self._wake.notify_all()
-        self._ensure_worker()
+                self._steps += 1
+            self._ensure_job()
+            if self._job is not None:
+                self._job.send(("mode", mode))
+                if step:
+                    self._job.send(("step", step))
 
     @property
     def active(self) -> bool:
@@ -155,8 +167,13 @@ class Manager:
 
     @property
     def busy(self) -> bool:
-        """Training is progressing (playing, or a queued step not yet done)."""
-        return self.active and (self.mode == "play" or bool(self._steps) or self._inflight > 0)
+        """Training is progressing or waiting for a worker (playing, or a step not yet done)."""
+        return self.active and (self.mode == "play" or self._steps > 0)
+
+    def position(self) -> int | None:
+        """0 while the training job runs, k >= 1 while it is k-th in the pool's queue, None without one."""
+        job = self._job
+        return job.position() if job is not None else None
 
     # -------------------------------------------------------------- read side
     def snapshot(self) -> dict[str, dict]:
@@ -169,9 +186,11 @@ class Manager:
 
     def table(self) -> list[dict]:
         rows = []
+        pos = self.position()
         for name, r in self.snapshot().items():
             last = r["events"][-1] if r["events"] else {}
-            rows.append({"run": name, "arch": r["spec"].arch, "parameters": r["n_params"], "status": r["status"],
+            status = f"queued: position {pos}" if pos and not r["finished"] else r["status"]
+            rows.append({"run": name, "arch": r["spec"].arch, "parameters": r["n_params"], "status": status,
                          "epoch": last.get("epoch_x"), "steps": last.get("step"), "time (s)": last.get("seconds"),
                          "test RMSE": last.get("test_rmse"), "relative error": last.get("rel_error"),
                          "RMSE / site": last.get("rmse_per_site"), "R²": last.get("r2")})
@@ -189,106 +208,259 @@ class Manager:
                 w.writerow({"run": name, "arch": r["spec"].arch, "system": r["spec"].system, **e})
         return buf.getvalue().encode()
 
-    # -------------------------------------------------------------- worker (no st.* here)
-    def _ensure_worker(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._work, daemon=True, name="efnn-train")
-            self._thread.start()
-
-    def _work(self) -> None:
-        idle_since = time.time()
-        while True:
-            with self._lock:
-                todo = [r for r in self.runs.values() if not r.finished]
-                unit = None
-                if self._steps:
-                    unit = self._steps.pop(0)
-                    self._inflight += 1
-                elif self.mode != "play" or not todo:
-                    if time.time() - idle_since > 60:
-                        self._thread = None
-                        return
-                    self._wake.wait(0.5)
-                    continue
-            idle_since = time.time()
-            if unit == "reset":
-                with self._lock:
-                    for name, r in list(self.runs.items()):
-                        if r._gen is not None:
-                            r._gen.close()
-                        self.runs[name] = Run(r.spec)
-                    self._inflight -= 1
-                continue
-            for r in todo:
-                try:
-                    self._advance(r, "batch" if unit == "batch" else "epoch")
-                except Exception as err:  # noqa: BLE001 - reported on the page, never raised into Streamlit
-                    with self._lock:
-                        r.status, r.error, r.finished = "failed", f"{type(err).__name__}: {err}", True
-            if unit is not None:
-                with self._lock:
-                    self._inflight -= 1
-
-    def _start(self, r: Run) -> None:
-        from efnn_core import nets
-        from efnn_core.training import TrainConfig, Trainer, seeded
-
+    # -------------------------------------------------------------- the job (no st.* here; lock held)
+    def _payload(self, r: Run) -> dict:
         s = r.spec
         dtype = np.float32 if s.train.get("dtype", "float32") == "float32" else np.float64
         Xtr, Ytr = self.data[s.train_set]
         Xte, Yte = self.data[s.test_set]
-        Xtr, Ytr = np.array(Xtr[:s.train_size], dtype=dtype), np.array(Ytr[:s.train_size])
-        Xte, Yte = np.array(Xte[:s.test_size], dtype=dtype), np.array(Yte[:s.test_size])
-        cfg = TrainConfig(**{"threads": 1, **s.train})  # one core per session: the pages stay responsive
-        if r.model is None:
-            with seeded(cfg.seed):
-                model = nets.build(s.arch, **s.net)
-        else:
-            model = r.model  # continue from the current weights
-        r.n_params = analysis.parameter_count(model)
-        r._test = (Xte, Yte)
-        r._trainer = Trainer(model, cfg, train=(Xtr, Ytr), test=(Xte, Yte), temperature=s.temperature)
-        r._gen = r._trainer.run(clock="busy")
-        r._trainer.request_event()  # the first point after one batch, not one epoch
+        return {"spec": s, "offset": r.offset, "model": model_bytes(r.model, s) if r.model is not None else None,
+                "train": (np.array(Xtr[:s.train_size], dtype=dtype), np.array(Ytr[:s.train_size])),
+                "test": (np.array(Xte[:s.test_size], dtype=dtype), np.array(Yte[:s.test_size]))}
 
-    def _advance(self, r: Run, unit: str) -> None:
-        if r._gen is None:
-            self._start(r)
-        if r._trainer.cancelled and not r.finished:
-            for ev in r._gen:
-                last = ev
-            self._record(r, last)
-            return
-        if unit == "batch":
-            r._trainer.request_event()
-        with self._lock:
-            r.status = "running"
-        ev = next(r._gen)
-        self._record(r, ev)
-        if ev.done:
-            return
-        with self._lock:
-            if self.mode != "play":
-                r.status = "paused"
+    def _ensure_job(self) -> None:
+        """Queue a training job for the unfinished runs, unless one is queued or running."""
+        from app import jobs
 
-    def _record(self, r: Run, ev) -> None:
-        d = ev.as_dict()
-        d["epoch_x"] = r.offset[0] + d["progress"]
-        d["seconds"] = round(r.offset[1] + d["elapsed"], 3)
-        maps = analysis.field_maps(r._trainer.model, self.probe) if self.probe is not None else None
-        if ev.done:
-            model = r._trainer.model
-            model.eval()
-            preds = metrics.predict(model, r._test[0])
+        if self._job is not None and not self._job.ended:
+            return
+        todo = [r for r in self.runs.values() if not r.finished]
+        if not todo:
+            return
+        try:
+            payload = {"runs": [self._payload(r) for r in todo], "probe": self.probe}
+        except KeyError as err:
+            self._fail(todo, f"no data for {err}")
+            return
+        data_bytes = sum(a.nbytes for p in payload["runs"] for part in ("train", "test") for a in p[part])
+        try:
+            self._job = jobs.get_pool().submit(train_child, payload, owner=self._owner or "local",
+                                               memory=TRAIN_BASE + 4 * data_bytes, channel=True,
+                                               label=f"training {len(todo)} network(s)")
+        except jobs.JobError as err:
+            self._fail(todo, str(err))
+            return
+        self.error = None
+        threading.Thread(target=self._read, args=(self._job,), daemon=True, name="efnn-train-events").start()
+
+    def _fail(self, todo: list[Run], message: str) -> None:
+        self.error, self.mode, self._steps = message, "pause", 0
+        for r in todo:
+            r.status, r.error, r.finished = "failed", message, True
+
+    def _end_unstarted(self) -> None:
+        for r in self.runs.values():
+            if not r.finished:
+                r.status = STATUS["cancelled"] if r.model is not None else "not started"
+                r.finished = True
+
+    def _read(self, job) -> None:
+        """Reader thread: file the child's events until the job ends, then settle what it left."""
+        from app.jobs import END
+
+        while True:
+            msg = job.events.get()
+            if msg is END:
+                break
+            with self._lock:
+                if job is self._job:
+                    self._apply(msg)
         with self._lock:
+            if job is not self._job:
+                return  # replaced (reset) or taken out (stop): nothing of it is wanted
+            self._job = None
+            todo = [r for r in self.runs.values() if not r.finished]
+            if job.state == "failed":
+                self._fail(todo, job.error or "the training worker failed")
+            elif job.state == "cancelled":
+                self._steps = 0
+                self._end_unstarted()
+            elif todo:  # runs added after the child had decided it was done: a new job continues them
+                self._ensure_job()
+                if self._job is not None:
+                    self._job.send(("mode", self.mode))
+            else:
+                self._steps = 0
+
+    def _apply(self, msg: tuple) -> None:
+        kind, name = msg[0], msg[1] if len(msg) > 1 else None
+        if kind == "step_done":
+            self._steps = max(0, self._steps - 1)
+            return
+        r = self.runs.get(name)
+        if r is None or r.finished:
+            return
+        if kind == "start":
+            r.n_params = msg[2]
+        elif kind == "status":
+            r.status = msg[2]
+        elif kind == "event":
+            _, _, d, maps, status = msg
+            r.events.append(d)
+            r.status = status
+            if maps is not None:
+                r.maps, r.maps_epoch = maps, d["epoch_x"]
+        elif kind == "final":
+            _, _, d, maps, status, weights, meta, preds, labels = msg
+            from efnn_core import checkpoint
+
             r.events.append(d)
             if maps is not None:
                 r.maps, r.maps_epoch = maps, d["epoch_x"]
-            if ev.done:
-                r.model, r.finished = model, True
-                r.predictions, r.labels = preds, np.asarray(r._test[1], dtype=np.float64)
-                r.status = STATUS.get(ev.reason, ev.reason)
-                r._trainer = r._gen = None
+            try:
+                r.model = checkpoint.load_bytes(weights, meta)[0]
+                r.model.eval()
+                r.status = status
+            except (checkpoint.CheckpointError, ValueError) as err:
+                r.status, r.error = "failed", f"the trained model could not be read back: {err}"
+            r.predictions, r.labels, r.finished = preds, labels, True
+        elif kind == "ended":  # never started in the child before a stop
+            r.status = STATUS["cancelled"] if r.model is not None else "not started"
+            r.finished = True
+        elif kind == "failed":
+            r.status, r.error, r.finished = "failed", msg[2], True
+
+
+TRAIN_BASE = 320 * MiB  # a training worker beyond its data: torch's allocations, a small net, batches
+
+
+def model_bytes(model, spec: RunSpec) -> tuple[bytes, bytes]:
+    """(safetensors, json) of a model, written by ``efnn_core.checkpoint.save`` (no dataset fingerprint)."""
+    from efnn_core import checkpoint
+
+    with tempfile.TemporaryDirectory() as d:
+        stem = Path(d) / "model"
+        checkpoint.save(stem, model, system=spec.system, system_params={}, training=spec.train)
+        w, j = checkpoint.paths(stem)
+        return w.read_bytes(), j.read_bytes()
+
+
+# ------------------------------------------------------------------ the child (a pool worker process)
+class _ChildRun:
+    def __init__(self, p: dict):
+        self.spec: RunSpec = p["spec"]
+        self.offset = tuple(p["offset"])
+        self.train, self.test = p["train"], p["test"]
+        self.model = None
+        if p["model"] is not None:
+            from efnn_core import checkpoint
+
+            self.model = checkpoint.load_bytes(*p["model"])[0]
+        self.trainer = self.gen = None
+        self.finished = False
+        self.events = 0
+
+
+def train_child(chan, payload: dict) -> dict:
+    """Pool worker: train the runs of one comparison under the page's commands (``("mode", "play" |
+    "pause")``, ``("step", "epoch" | "batch")``, ``("stop",)``, ``("add", [runs])``), sending
+    ``("start", name, n_params)``, ``("event", name, event, maps, status)``, ``("final", name, event, maps,
+    status, weights, meta, predictions, labels)``, ``("ended", name)``, ``("failed", name, message)`` and
+    ``("step_done",)``.  Returns once every run has ended."""
+    import time
+
+    runs = {p["spec"].name: _ChildRun(p) for p in payload["runs"]}
+    probe = payload.get("probe")
+    mode, steps, idle_since = "pause", [], time.time()
+
+    def handle(cmd) -> None:
+        nonlocal mode
+        if cmd[0] == "mode":
+            mode = cmd[1]
+            if mode != "play":
+                for r in runs.values():
+                    if r.gen is not None and not r.finished:
+                        chan.send(("status", r.spec.name, "paused"))
+        elif cmd[0] == "step":
+            steps.append(cmd[1])
+        elif cmd[0] == "add":
+            for p in cmd[1]:
+                runs[p["spec"].name] = _ChildRun(p)
+        elif cmd[0] == "stop":
+            mode = "pause"
+            steps.clear()
+            for r in runs.values():
+                if r.finished:
+                    continue
+                if r.trainer is not None:
+                    r.trainer.cancel()
+                    steps.append("finish")
+                else:
+                    r.finished = True
+                    chan.send(("ended", r.spec.name))
+
+    while True:
+        for cmd in chan.drain():
+            handle(cmd)
+        todo = [r for r in runs.values() if not r.finished]
+        if not todo:
+            return {"runs": len(runs)}
+        unit = steps.pop(0) if steps else None
+        if unit is None and mode != "play":
+            cmd = chan.recv(timeout=1.0)
+            if cmd is not None:
+                handle(cmd)
+                idle_since = time.time()
+            elif time.time() - idle_since > IDLE_S:
+                handle(("stop",))
+            continue
+        idle_since = time.time()
+        for r in todo:
+            try:
+                _advance(chan, r, "batch" if unit == "batch" else "epoch", mode, probe)
+            except Exception as err:  # noqa: BLE001 - reported on the page as one line
+                r.finished = True
+                chan.send(("failed", r.spec.name, f"{type(err).__name__}: {err}".splitlines()[0]))
+        if unit in ("epoch", "batch"):
+            chan.send(("step_done",))
+
+
+def _start(chan, r: _ChildRun) -> None:
+    from efnn_core import nets
+    from efnn_core.training import TrainConfig, Trainer, seeded
+
+    s = r.spec
+    cfg = TrainConfig(**{"threads": 1, **s.train})  # one core per worker
+    if r.model is None:
+        with seeded(cfg.seed):
+            model = nets.build(s.arch, **s.net)
+    else:
+        model = r.model  # continue from the current weights
+    chan.send(("start", s.name, analysis.parameter_count(model)))
+    r.trainer = Trainer(model, cfg, train=r.train, test=r.test, temperature=s.temperature)
+    r.gen = r.trainer.run(clock="busy")
+    r.trainer.request_event()  # the first point after one batch, not one epoch
+
+
+def _advance(chan, r: _ChildRun, unit: str, mode: str, probe) -> None:
+    if r.gen is None:
+        _start(chan, r)
+    if r.trainer.cancelled:
+        for ev in r.gen:
+            last = ev
+        _record(chan, r, last, probe, mode)
+        return
+    if unit == "batch":
+        r.trainer.request_event()
+    ev = next(r.gen)
+    _record(chan, r, ev, probe, mode)
+
+
+def _record(chan, r: _ChildRun, ev, probe, mode: str) -> None:
+    d = ev.as_dict()
+    d["epoch_x"] = r.offset[0] + d["progress"]
+    d["seconds"] = round(r.offset[1] + d["elapsed"], 3)
+    maps = analysis.field_maps(r.trainer.model, probe) if probe is not None else None
+    if not ev.done:
+        chan.send(("event", r.spec.name, d, maps, "running" if mode == "play" else "paused"))
+        return
+    model = r.trainer.model
+    model.eval()
+    preds = metrics.predict(model, r.test[0])
+    weights, meta = model_bytes(model, r.spec)
+    r.finished, r.trainer, r.gen = True, None, None
+    chan.send(("final", r.spec.name, d, maps, STATUS.get(ev.reason, ev.reason), weights, meta, preds,
+               np.asarray(r.test[1], dtype=np.float64)))
 
 
 def checkpoint_bytes(run: Run) -> tuple[bytes, bytes]:

@@ -8,6 +8,9 @@ import streamlit as st  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE.parent),) if p not in sys.path]  # repo root: efnn_core, app
+from app import jobs  # noqa: E402
+
+jobs.get_pool()  # the server's job pool; its first call starts the worker processes' forkserver in the background
 present = st.query_params.get("present") == "1"
 st.set_page_config(page_title="EFNN Explorer", page_icon=":material/grid_on:", layout="wide",
                    initial_sidebar_state="collapsed" if present else "auto")

@@ -215,3 +215,69 @@ def test_lab_exact_solve_queued_shows_its_position_cancels_and_runs_once_the_wor
     blocker.cancel()
     e = wait_exact(at, 120)
     assert np.isfinite(e) and not at.error and not at.exception
+
+
+def _tiny_manager():
+    from app import catalog, runs
+    from efnn_core import data
+
+    info = catalog.system("double_exchange")
+    d = {n: data.load(n) for n in (info.train_set, info.test_set)}
+    specs = [runs.RunSpec(name=arch, system=info.name, arch=arch, net=dict(family="lattice", layers=1, channels=1),
+                          train_set=info.train_set, test_set=info.test_set, train_size=200, test_size=100,
+                          train=dict(epochs=400, lr=3e-3, batch_size=50, seed=0, max_seconds=60.0, dtype=info.dtype),
+                          temperature=info.temperature) for arch in ("efnn", "dnn")]
+    m = runs.Manager()
+    m.add(specs, d)
+    return m
+
+
+def _until(cond, timeout=60.0):
+    t0 = time.time()
+    while not cond() and time.time() - t0 < timeout:
+        time.sleep(0.05)
+    return cond()
+
+
+def test_a_queued_training_shows_its_position_and_stop_takes_it_out(one_worker):
+    pool, blocker = one_worker
+    m = _tiny_manager()
+    m.play()
+    assert m.busy and m.position() == 1 and pool.stats()["queued"] == 1
+    assert {row["status"] for row in m.table()} == {"queued: position 1"}
+    m.stop()
+    assert pool.stats()["queued"] == 0 and not m.active and not m.busy
+    assert [r.status for r in m.runs.values()] == ["not started", "not started"]
+
+
+def test_training_runs_in_a_worker_process_and_a_killed_worker_fails_the_runs_clearly(one_worker):
+    import os
+    import signal
+
+    pool, blocker = one_worker
+    blocker.cancel()
+    m = _tiny_manager()
+    m.play()
+    assert _until(lambda: all(len(r.events) >= 2 for r in m.runs.values()))
+    job = m._job
+    assert job.state == "running" and job._proc.pid != os.getpid()
+    assert all(r.status == "running" for r in m.runs.values())
+    os.kill(job._proc.pid, signal.SIGKILL)
+    assert _until(lambda: not m.active, 15), [r.status for r in m.runs.values()]
+    assert all(r.status == "failed" and "killed (signal 9" in r.error for r in m.runs.values())
+    assert not m.busy
+
+
+def test_stop_of_a_running_training_keeps_the_best_weights(one_worker):
+    pool, blocker = one_worker
+    blocker.cancel()
+    m = _tiny_manager()
+    m.step("batch")
+    assert _until(lambda: all(r.events for r in m.runs.values()))
+    m.play()
+    assert _until(lambda: all(len(r.events) >= 3 for r in m.runs.values()))
+    m.stop()
+    assert _until(lambda: not m.active, 30)
+    assert all(r.status == "stopped (best weights kept)" and r.model is not None for r in m.runs.values())
+    assert all(r.predictions.shape == (100,) for r in m.runs.values())
+    assert _until(lambda: pool.stats()["running"] == 0, 10)  # the worker ended with its runs

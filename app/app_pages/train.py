@@ -107,6 +107,9 @@ def live():
         st.caption("No runs yet. Play starts the chosen comparison; a small run (2,000 configurations) shows its "
                    "first point within a second or two.")
         return
+    if mgr.position():
+        st.info(f"Queued: position {mgr.position()}. Training of every user runs in a few shared worker processes; "
+                "yours starts when one is free (Stop takes it out of the queue).", icon=":material/hourglass_top:")
     training_view.curves(snap, axis, ss.setdefault("colour_order", {}))
     st.dataframe(pd.DataFrame(mgr.table()), hide_index=True, width="stretch", key="tr_table", column_config={
         "test RMSE": st.column_config.NumberColumn(format="%.4f"), "epoch": st.column_config.NumberColumn(format="%.1f"),
