@@ -281,3 +281,19 @@ def test_stop_of_a_running_training_keeps_the_best_weights(one_worker):
     assert all(r.status == "stopped (best weights kept)" and r.model is not None for r in m.runs.values())
     assert all(r.predictions.shape == (100,) for r in m.runs.values())
     assert _until(lambda: pool.stats()["running"] == 0, 10)  # the worker ended with its runs
+
+
+def test_monte_carlo_chains_queued_show_their_position_then_run_in_a_worker(one_worker):
+    from streamlit.testing.v1 import AppTest
+
+    pool, blocker = one_worker
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "app_pages" / "monte_carlo.py"),
+                           default_timeout=120).run()
+    at.number_input[0].set_value(6).run()
+    assert any("Queued: position 1" in i.value for i in at.info), [i.value for i in at.info]
+    run = at.session_state["mc_run"]
+    blocker.cancel()
+    assert _until(lambda: (run.poll(), run.view)[1] is not None, 60)
+    at.run()
+    assert not at.exception and not at.error and not any("Queued" in i.value for i in at.info)
+    assert any(m.label == "SLMC: acceptance" for m in at.metric)

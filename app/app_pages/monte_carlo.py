@@ -4,15 +4,16 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import jobs, work
 from efnn_core import pretrained
-from efnn_core.mc.live import Comparison
 
 ss = st.session_state
 st.title(":material/casino: Monte Carlo")
 st.markdown("Sample the double exchange model at T = 0.1. **ED-Metropolis** diagonalizes the 2L² × 2L² Hamiltonian "
             "for every single-spin proposal; **SLMC** makes a whole sweep of proposals with a cheap surrogate and "
             "then accepts or rejects the end point with one exact ED, min(1, exp(−[ΔE − ΔE_surrogate]/T)) — exact "
-            "results whatever the surrogate, which only sets the acceptance. Both get the same wall-clock time.")
+            "results whatever the surrogate, which only sets the acceptance. Both get the same wall-clock time. The "
+            "chains run in one of the server's shared worker processes, not in the page.")
 
 
 @st.cache_data(show_spinner=False)
@@ -55,43 +56,65 @@ if L > 12 and "ed" in methods:
 
 b = st.columns([1, 1, 1, 5])
 if b[0].button("Reset", icon=":material/restart_alt:") or ss.get("mc_key") != key:
+    if ss.get("mc_run") is not None:
+        ss.mc_run.cancel()
     ss.mc_run, ss.mc_key, ss.mc_error, ss.mc_playing = None, key, None, False
     if methods:
         try:
-            with st.spinner("Starting chains…"):
-                ss.mc_run = Comparison(L, methods, mine.get(choice, choice), chains=chains, seed=seed)
-        except ValueError as err:
+            ss.mc_run = work.RemoteChains(L, methods, mine.get(choice, choice), chains=chains, seed=seed)
+        except (jobs.JobError, ValueError) as err:
             ss.mc_error = str(err)
-if b[1].button("Step", icon=":material/skip_next:", disabled=ss.get("mc_run") is None):
-    ss.mc_run.step(0.5)
-ss.mc_playing = b[2].toggle("Play", value=ss.get("mc_playing", False), disabled=ss.get("mc_run") is None)
+run = ss.get("mc_run")
+if b[1].button("Step", icon=":material/skip_next:", disabled=run is None):
+    run.step(0.5)
+playing = b[2].toggle("Play", value=ss.get("mc_playing", False), disabled=run is None)
+if run is not None and playing != ss.get("mc_playing", False):
+    (run.play if playing else run.pause)()
+ss.mc_playing = playing
 if ss.get("mc_error"):
     st.error(ss.mc_error)
 if not methods:
     st.warning("Pick at least one method.")
 
 
-@st.fragment(run_every=1.0 if ss.get("mc_playing") else None)
+polling = run is not None and (playing or run.pending)
+
+
+@st.fragment(run_every=1.0 if polling else None)
 def live():
-    run = ss.get("mc_run")
     if run is None:
         return
-    if ss.get("mc_playing"):
-        run.step(0.4)
+    run.poll()
+    if polling and not (playing or run.pending):
+        st.rerun()  # the step is in: one full rerun draws it and stops the polling
+    if playing:
+        run.play()  # renews the worker's lease: a page left alone stops its chains within seconds
+    if run.error:
+        st.error(f"The chains stopped: {run.error}. Reset starts new ones.")
+        return
+    if run.released:
+        st.warning(f"These chains were released after {work.MC_IDLE_S / 60:.0f} minutes without Play or Step (they "
+                   "hold one of the server's worker processes). Reset starts new ones.")
+    if run.state == "queued":
+        st.info(f"Queued: position {run.position()}. Heavy work of every user shares a few worker processes; the "
+                "chains start when one is free.", icon=":material/hourglass_top:")
+    if run.view is None:
+        st.caption("Starting chains…")
+        return
+    v = run.view
     left, right = st.columns([2, 3])
-    shown = "slmc" if "slmc" in run.configs else "ed"
-    s = run.snapshot(shown)
-    fig = go.Figure(go.Heatmap(z=s[..., 2], zmin=-1, zmax=1, colorscale="RdBu", colorbar={"title": "s_z"}))
+    shown = v["shown"]
+    fig = go.Figure(go.Heatmap(z=v["spins"][..., 2], zmin=-1, zmax=1, colorscale="RdBu", colorbar={"title": "s_z"}))
     fig.update_layout(height=360, title=f"{'SLMC' if shown == 'slmc' else 'ED-Metropolis'} chain 0: s_z",
                       yaxis={"scaleanchor": "x", "autorange": "reversed"}, margin={"t": 40, "b": 10})
     left.plotly_chart(fig, width="stretch")
     tr = go.Figure()
-    for m, (x, e) in run.traces().items():
+    for m, (x, e) in v["traces"].items():
         tr.add_scatter(x=x, y=e, mode="lines", name={"ed": "ED-Metropolis", "slmc": "SLMC"}[m])
     tr.update_layout(height=360, title="Exact E per site, chain 0", xaxis_title="sweeps", yaxis_title="E/site",
                      margin={"t": 40, "b": 10})
     right.plotly_chart(tr, width="stretch")
-    rows = run.table()
+    rows = v["table"]
     m = st.columns(len(rows) * 3)
     for k, r in enumerate(rows):
         fmt = lambda v, f: "—" if v is None or not np.isfinite(v) else format(v, f)  # noqa: E731
@@ -100,12 +123,12 @@ def live():
         m[3 * k + 2].metric("ESS / s", fmt(r["ess_per_second"], ".3g"), help=f"{r['ed_calls']} EDs, {r['seconds']:.1f} s")
     st.dataframe(pd.DataFrame(rows).rename(columns={"mean_per_site": "⟨E⟩/site", "error_per_site": "± error"}),
                  hide_index=True, width="stretch")
-    agree = run.agreement()
+    agree = v["agreement"]
     if agree is not None:
         (st.success if agree["agree"] else st.warning)(
             f"SLMC − ED = {agree['difference']:+.5f} per site; 3σ = {3 * agree['sigma']:.5f}: "
             f"{'agree' if agree['agree'] else 'not (yet) within 3σ — run longer'}")
-    rmse = run.surrogate_rmse()
+    rmse = v["rmse"]
     if rmse is not None:
         st.caption(f"Surrogate RMSE on the configurations SLMC visited (its proposals, exact labels from the "
                    f"accept step): **{rmse:.2f} T**. Acceptance ≈ erfc(σ/(2√2 T)), σ the spread of ΔE − ΔE_surrogate.")
