@@ -1,0 +1,106 @@
+"""No orphan work, live: a real `streamlit run` on 127.0.0.1 and a real browser (Debian's chromium via
+Playwright).  A session that asks for an L = 40 exact energy gets a worker process in the job pool; when
+that session ends (a reload, then a closed page) its worker is gone within ``EFNN_SESSION_GRACE_S`` (3 s
+here) plus the session watch's period (2 s) and a margin, long before the ~40 s solve would have ended."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.test_browser import CHROMIUM, _free_port
+
+psutil = pytest.importorskip("psutil")
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(CHROMIUM is None, reason="no chromium found")]
+
+ROOT = Path(__file__).resolve().parents[1]
+GRACE = 3.0
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EFNN_SESSION_GRACE_S": str(GRACE), "EFNN_WORKERS": "2"}
+    log = open(tmp_path / "server.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.headless",
+                             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.time() - t0 > 60:
+                pytest.fail(f"streamlit did not start (exit code {proc.poll()}); log: {tmp_path / 'server.log'}")
+            time.sleep(0.3)
+        yield url, proc.pid
+    finally:
+        for child in psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []:
+            child.kill()  # the pool's forkserver and workers of this test's server only
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def workers(server_pid: int) -> set[int]:
+    """Pids of the job pool's worker processes: the children of the server's forkserver."""
+    out = set()
+    for child in psutil.Process(server_pid).children():
+        try:
+            if "forkserver" in " ".join(child.cmdline()):
+                out |= {p.pid for p in child.children()}
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def wait_for(fn, timeout: float, step: float = 0.2):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        v = fn()
+        if v:
+            return v
+        time.sleep(step)
+    return fn()
+
+
+def test_reloading_or_closing_the_page_ends_its_pool_work(server):
+    url, pid = server
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                     args=["--headless", "--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_page()
+            page.goto(f"{url}/lattice_lab?L=40")
+            page.get_by_text("running ", exact=False).first.wait_for(timeout=60_000)  # the solve's worker is up
+            first = wait_for(lambda: workers(pid), 10)
+            assert first, "no worker process for the L = 40 exact solve"
+            page.reload()  # a new session; the old one's solve must end
+            t0 = time.time()
+            assert wait_for(lambda: not (first & workers(pid)), GRACE + 8), "the reloaded session's worker lives on"
+            print(f"reload: old worker gone after {time.time() - t0:.1f} s")
+            page.get_by_text("running ", exact=False).first.wait_for(timeout=60_000)  # the new session's own
+            second = wait_for(lambda: workers(pid) - first, 10)
+            assert second, "the reloaded page did not queue its own solve"
+            page.close()
+            t0 = time.time()
+            assert wait_for(lambda: not (second & workers(pid)), GRACE + 8), "the closed page's worker lives on"
+            print(f"close: worker gone after {time.time() - t0:.1f} s")
+        finally:
+            browser.close()
