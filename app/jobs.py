@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing as mp
+import multiprocessing.spawn
 import os
 import queue
 import signal
@@ -221,6 +222,31 @@ def _noop() -> None:
     return None
 
 
+_STARTING = threading.local()
+
+
+def _start(proc) -> None:
+    _STARTING.pool = True
+    try:
+        proc.start()
+    finally:
+        _STARTING.pool = False
+
+
+def _preparation_data(name, _orig=mp.spawn.get_preparation_data if hasattr(mp, "spawn") else None):
+    """``multiprocessing.spawn.get_preparation_data`` without the parent's ``__main__`` for this pool's
+    workers: Streamlit puts the running page script in ``sys.modules["__main__"]``, and a worker started
+    meanwhile would otherwise run that page again on import.  Workers' functions live in modules."""
+    d = _orig(name)
+    if getattr(_STARTING, "pool", False):
+        d.pop("init_main_from_path", None)
+        d.pop("init_main_from_name", None)
+    return d
+
+
+mp.spawn.get_preparation_data = _preparation_data
+
+
 class Pool:
     """Bounded pool of worker processes with a FIFO queue and a memory budget (see module docstring)."""
 
@@ -245,7 +271,7 @@ class Pool:
     def _warm(self) -> None:
         try:
             p = self._ctx.Process(target=_noop, daemon=True)
-            p.start()
+            _start(p)
             p.join(120)
         except Exception:  # noqa: BLE001 - the first job then starts it
             pass
@@ -366,7 +392,7 @@ class Pool:
             job._proc, job.started, job.state = proc, time.time(), "running"
             self._running.append(job)
             try:
-                proc.start()
+                _start(proc)
             except Exception as err:  # noqa: BLE001
                 self._running.remove(job)
                 self._finish(job, "failed", error=f"could not start a worker: {err}")

@@ -161,3 +161,38 @@ def _checkpoint_bytes(model) -> tuple[bytes, bytes]:
         checkpoint.save(stem, model, system="double_exchange", system_params={})
         w, j = checkpoint.paths(stem)
         return w.read_bytes(), j.read_bytes()
+
+
+# ------------------------------------------------------------------ the Methods page's measurement
+def frontier_memory(L: int, count: int) -> int:
+    """Bytes of one ``frontier`` run: at L <= 40 its plain-ED step builds every configuration's complex128
+    Hamiltonian at once (count · 16·(2L²)² B) plus one solve's copy and workspace; above, KPM and SW (a dense
+    L² × L² matrix per configuration)."""
+    n = 2 * L * L
+    dense = 16 * n * n if L <= 40 else 8 * (L * L) ** 2
+    return BASE + 64 * MiB + (int(count) + 3) * dense
+
+
+def frontier_child(chan, L: int, models: dict, count: int, seed: int, sw_orders: tuple, kpm_points: tuple):
+    """Pool worker: ``efnn_core.frontier.frontier`` on one core, sending ``("progress", done, total, label)``
+    before each method; ``models`` maps a name to a pretrained name or ``("checkpoint", weights, meta)``."""
+    from efnn_core import checkpoint, pretrained
+    from efnn_core.frontier import frontier
+    from efnn_core.parallel import one_thread
+
+    loaded = {name: (checkpoint.load_bytes(m[1], m[2])[0] if isinstance(m, tuple) else pretrained.load(m)[0])
+              for name, m in models.items()}
+    with one_thread():
+        return frontier(L, models=loaded, count=count, seed=seed, sw_orders=sw_orders, kpm_points=kpm_points,
+                        workers=1, progress=lambda k, n, label: chan.send(("progress", k, n, label)))
+
+
+def submit_frontier(L: int, models: dict, **options):
+    """Queue :func:`frontier_child` for this session; ``models``: name -> pretrained name or a model object."""
+    from app import jobs
+
+    sent = {n: m if isinstance(m, str) else ("checkpoint", *_checkpoint_bytes(m)) for n, m in models.items()}
+    return jobs.get_pool().submit(frontier_child, int(L), sent, int(options["count"]), int(options["seed"]),
+                                  tuple(options["sw_orders"]), tuple(options["kpm_points"]),
+                                  owner=jobs.current_session() or "local", channel=True,
+                                  memory=frontier_memory(L, options["count"]), label=f"the measurement at L = {L}")

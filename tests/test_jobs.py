@@ -297,3 +297,23 @@ def test_monte_carlo_chains_queued_show_their_position_then_run_in_a_worker(one_
     at.run()
     assert not at.exception and not at.error and not any("Queued" in i.value for i in at.info)
     assert any(m.label == "SLMC: acceptance" for m in at.metric)
+
+
+def test_methods_measurement_queues_in_the_pool_then_shows_its_points(one_worker):
+    from streamlit.testing.v1 import AppTest
+
+    pool, blocker = one_worker
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "app_pages" / "methods.py"),
+                           default_timeout=120).run()
+    at.select_slider(key="methods_L").set_value(10)
+    at.number_input(key="methods_count").set_value(1).run()
+    next(b for b in at.button if b.label == "Measure").click().run()
+    assert any("Queued: position 1" in i.value for i in at.info), [i.value for i in at.info]
+    blocker.cancel()
+    t0 = time.time()
+    while at.session_state["methods_job"] is not None and time.time() - t0 < 120:
+        time.sleep(0.5)
+        at.run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert "methods_result" in at.session_state and len(at.session_state["methods_result"][1]) >= 4
+    assert at.dataframe, "the measured points are tabulated"

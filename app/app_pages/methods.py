@@ -5,8 +5,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app import jobs, work
 from efnn_core import pretrained
-from efnn_core.frontier import KPM_POINTS, frontier, pareto, summary
+from efnn_core.frontier import KPM_POINTS, pareto, summary
 
 st.header("Methods: when is a network worth it?", divider="gray")
 st.caption("Every point below is measured when you press the button, on the same random double-exchange "
@@ -22,11 +23,6 @@ DEFAULT_MODELS = ("de_efnn_c3_n3", "de_dnn_c3_n3", "de_effective_translation")
 @st.cache_resource(show_spinner=False)
 def _pretrained_names() -> list[str]:
     return [n for n in pretrained.list() if pretrained.metadata(n).get("system") == "double_exchange"]
-
-
-@st.cache_resource(show_spinner=False)
-def _pretrained_model(name: str):
-    return pretrained.load(name)[0]
 
 
 def _session_models() -> dict:
@@ -58,23 +54,64 @@ if L > 40:
             "a tight KPM (M = 300, p = 16) computed in the same run.", icon=":material/info:")
 
 key = (L, int(count), int(seed), tuple(picked), tuple(orders), tuple(kpm_pick))
-if st.button("Measure", type="primary", icon=":material/speed:"):
-    bar = st.progress(0.0, text="starting")
-    models = {n: session[n] if n in session else _pretrained_model(n) for n in picked}
-    try:
-        pts = frontier(L, models=models, count=int(count), seed=int(seed), sw_orders=tuple(orders),
-                       kpm_points=tuple(p for p, lab in zip(KPM_POINTS, kpm_labels) if lab in kpm_pick),
-                       progress=lambda k, n, label: bar.progress(k / n, text=f"measuring {label}"))
-    except ValueError as err:
-        st.error(str(err))
-        st.stop()
-    bar.empty()
-    st.session_state["methods_result"] = (key, pts, datetime.datetime.now().strftime("%H:%M:%S"))
+ss = st.session_state
 
+
+def measure():
+    if ss.get("methods_job") is not None:
+        ss.methods_job.cancel()
+    ss.methods_job, ss.methods_error = None, None
+    try:
+        ss.methods_job = work.submit_frontier(L, {n: session.get(n, n) for n in picked}, count=count, seed=seed,
+                                              sw_orders=orders, kpm_points=[p for p, lab in zip(KPM_POINTS, kpm_labels)
+                                                                            if lab in kpm_pick])
+        ss.methods_job_key = key
+    except (jobs.JobError, ValueError) as err:
+        ss.methods_error = str(err)
+
+
+b = st.columns([1, 1, 4])
+b[0].button("Measure", type="primary", icon=":material/speed:", on_click=measure, width="stretch")
+job = ss.get("methods_job")
+b[1].button("Cancel", icon=":material/cancel:", disabled=job is None, width="stretch",
+            on_click=lambda: (ss.methods_job.cancel(), ss.update(methods_job=None)))
+if ss.get("methods_error"):
+    st.error(ss.methods_error)
+
+
+@st.fragment(run_every=0.5 if job is not None else None)
+def progress():
+    job = ss.get("methods_job")
+    if job is None:
+        return
+    done = None
+    while not job.events.empty():
+        msg = job.events.get()
+        if msg is not None:
+            ss.methods_progress = msg
+    if job.state == "queued":
+        st.info(f"Queued: position {job.position()}. The measurement runs in one of the server's shared worker "
+                "processes when one is free.", icon=":material/hourglass_top:")
+    elif job.state == "running":
+        _, k, n, label = ss.get("methods_progress") or ("progress", 0, 1, "starting")
+        st.progress(k / max(n, 1), text=f"measuring {label} (in a worker process)")
+    else:
+        done = job
+    if done is not None:
+        ss.methods_job = None
+        if done.state == "done":
+            ss.methods_result = (ss.methods_job_key, done.result, datetime.datetime.now().strftime("%H:%M:%S"))
+        elif done.state == "failed":
+            ss.methods_error = f"The measurement did not finish: {done.error.removeprefix('ValueError: ')}"
+        st.rerun()
+
+
+progress()
 result = st.session_state.get("methods_result")
 if result is None:
-    st.info("Choose a size and press **Measure** (a few seconds at L = 10–20, about a minute at L = 40 or 100).",
-            icon=":material/info:")
+    if ss.get("methods_job") is None:
+        st.info("Choose a size and press **Measure** (a few seconds at L = 10–20, about a minute at L = 40 or 100).",
+                icon=":material/info:")
     st.stop()
 rkey, pts, when = result
 if rkey != key:
