@@ -249,9 +249,11 @@ class Manager:
             r.status, r.error, r.finished = "failed", message, True
 
     def _end_unstarted(self) -> None:
+        """Runs whose job ended before they did: "not started", or stopped (earlier weights kept, if any)."""
         for r in self.runs.values():
             if not r.finished:
-                r.status = STATUS["cancelled"] if r.model is not None else "not started"
+                r.status = (STATUS["cancelled"] if r.model is not None else
+                            "stopped (its worker was cancelled)" if r.events else "not started")
                 r.finished = True
 
     def _read(self, job) -> None:
