@@ -157,31 +157,26 @@ class Job:
 
 class Channel:
     """The child's side of an interactive job: ``send(event)`` to the server, ``recv(timeout)`` a command
-    (None when none arrived in time), ``poll()`` whether one is waiting.  A closed server side raises
-    EOFError, which ends the job."""
+    (None when none arrived in time), ``poll(timeout)`` whether one is waiting, ``drain()`` all waiting.
+    A closed server side (the server is gone) raises EOFError or BrokenPipeError, which ends the job."""
 
     def __init__(self, conn):
         self._conn = conn
-        self._held: list = []
 
     def send(self, event) -> None:
         self._conn.send(("event", event))
 
     def poll(self, timeout: float = 0.0) -> bool:
-        return bool(self._held) or self._conn.poll(timeout)
+        return self._conn.poll(timeout)
 
     def recv(self, timeout: float | None = None):
-        if self._held:
-            return self._held.pop(0)
         if timeout is not None and not self._conn.poll(timeout):
             return None
-        kind, command = self._conn.recv()
-        return command
+        return self._conn.recv()[1]
 
     def drain(self) -> list:
         """Every command waiting now, in order."""
-        out = list(self._held)
-        self._held.clear()
+        out = []
         while self._conn.poll(0):
             out.append(self._conn.recv()[1])
         return out
