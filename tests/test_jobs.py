@@ -317,3 +317,19 @@ def test_methods_measurement_queues_in_the_pool_then_shows_its_points(one_worker
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert "methods_result" in at.session_state and len(at.session_state["methods_result"][1]) >= 4
     assert at.dataframe, "the measured points are tabulated"
+
+
+def test_an_exact_solve_over_the_whole_budget_is_one_line_on_the_page(monkeypatch):
+    from tests.test_app import open_page
+
+    p = jobs.Pool(workers=1, budget=jobs.GiB // 4)
+    monkeypatch.setattr(jobs, "_POOL", p)
+    monkeypatch.setattr(jobs, "_WATCH", jobs.SessionWatch(p, alive=lambda o: True, grace=3600, period=3600))
+    try:
+        at = open_page("lattice_lab", {"L": "40"})
+        errors = [e.value for e in at.error]
+        assert len(errors) == 1 and "\n" not in errors[0], errors
+        assert "needs about 0.55 GiB, more than the server's whole budget of 0.25 GiB (EFNN_MEMORY_BUDGET_GB)" in errors[0]
+        assert not at.exception and p.stats()["queued"] == 0
+    finally:
+        p.shutdown()
