@@ -1,8 +1,33 @@
-"""Overview: the 2D Ising model written as a one-layer EFNN (paper Fig. 1)."""
+"""Overview: the 2D Ising model written as a one-layer EFNN (paper Fig. 1).
+
+The start page, opened by a whole class at once: its figures and the decomposition are pure functions
+of the spins, so they are built once per configuration and shared by every session (the same objects
+that would be computed again; ``st.plotly_chart`` only reads them).
+"""
 import streamlit as st
 
 from app import arch, lattice, plots, state
 from efnn_core import analysis
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def decomposition(spins):
+    """``analysis.ising_decomposition`` of one configuration (phi, quasi, efnn, sum_quasi, exact)."""
+    return analysis.ising_decomposition(spins)
+
+
+@st.cache_resource(show_spinner=False)
+def diagram():
+    return arch.diagram("ising", 1, height=210)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def figures(spins):
+    """The lattice and the two maps of ``spins``: read-only, shared by all sessions."""
+    res = decomposition(spins)
+    return (lattice.figure(spins, "scalar", "", height=430),
+            plots.scalar_map(res["phi"], title="Effective field φᵢ = −(J/2) Σ neighbours", height=380),
+            plots.scalar_map(res["quasi"], title="Quasi-particles sᵢ·φᵢ (they sum to E)", height=380))
 
 state.header("The Ising model as an Effective Field Neural Network",
              "Click any spin of the Ising lattice to flip it. The maps show the effective field φ<sub>i</sub> each "
@@ -20,16 +45,17 @@ with left:
                       on_change=lambda: state.keep("edits", ""))
     cfg = lattice.Config("ov_", view="scalar", values="", size=int(L), preset=preset, seed=int(seed))
     spins = cfg.spins()
+    fig_lattice, fig_phi, fig_quasi = figures(spins)
     before = st.session_state.get("ov_before")
 
     def flip(indices):
-        st.session_state.ov_before = analysis.ising_decomposition(spins)["exact"]
+        st.session_state.ov_before = decomposition(spins)["exact"]
         cfg.add(f"f~{cfg.mask(indices)}")
 
-    lattice.clickable(lattice.figure(spins, "scalar", "", height=430), "ov_lattice", flip, int(L))
+    lattice.clickable(fig_lattice, "ov_lattice", flip, int(L))
     st.caption("Click a site to flip it; drag a box or lasso to flip many. Red ▲ = +1, blue ▼ = −1.")
     st.button(":material/undo: Undo", on_click=cfg.undo, disabled=not cfg.edits)
-res = analysis.ising_decomposition(spins)
+res = decomposition(spins)
 with right:
     m1, m2, m3 = st.columns(3)
     delta = None if before is None else f"{res['exact'] - before:+.0f} after last flip"
@@ -41,14 +67,12 @@ with right:
         st.success(f"The hand-built EFNN reproduces the exact energy: |E − H| = {diff:.1g}.", icon=":material/check_circle:")
     else:
         st.error(f"EFNN and exact energy differ by {diff:.3g}.")
-    st.plotly_chart(arch.diagram("ising", 1, height=210), key="ov_diagram", config={"displayModeBar": False})
+    st.plotly_chart(diagram(), key="ov_diagram", config={"displayModeBar": False})
     st.caption("Fig. 1(b) of the paper: the spins S₀ give the field F₁ = φ; the quasi-particle layer is "
                "S₁ = S₀ ⊙ F₁; summing S₁ gives E. Computed by efnn_core.nets.IsingEFNN.")
 a, b = st.columns(2)
-a.plotly_chart(plots.scalar_map(res["phi"], title="Effective field φᵢ = −(J/2) Σ neighbours", height=380),
-               key="ov_phi", config={"displayModeBar": False})
-b.plotly_chart(plots.scalar_map(res["quasi"], title="Quasi-particles sᵢ·φᵢ (they sum to E)", height=380),
-               key="ov_quasi", config={"displayModeBar": False})
+a.plotly_chart(fig_phi, key="ov_phi", config={"displayModeBar": False})
+b.plotly_chart(fig_quasi, key="ov_quasi", config={"displayModeBar": False})
 st.markdown(
     """
 #### The physics in four sentences
