@@ -6,7 +6,8 @@ What the Streamlit frontend does, reduced to what a load test needs (protocol of
 * connect to ``ws://HOST:PORT/_stcore/stream`` (subprotocol ``streamlit``; no Origin header, so no XSRF
   token is needed) and send a ``BackMsg.rerun_script`` (a ``ClientState``: the query string, the page's
   URL name, the widget states);
-* the server answers with ``ForwardMsg`` s: ``new_session`` (a run starts), ``delta`` s (the elements),
+* the server answers with ``ForwardMsg`` s: ``new_session`` (a run starts), ``navigation`` (the page
+  ``st.navigation`` ran: later requests name its hash), ``delta`` s (the elements),
   ``page_info_changed`` (the script rewrote the query string: later reruns send the new one, as the
   browser's URL would), ``auto_rerun`` (a fragment with ``run_every``: this client then reruns that
   fragment every ``interval`` seconds while the session is idle, as the frontend's timer does) and
@@ -76,6 +77,7 @@ class Session:
         self.ws = None
         self.query = ""
         self.page = ""
+        self.page_hash = ""                 # the page st.navigation ran last, sent back as a browser does
         self.widgets: dict[str, tuple[str, object]] = {}    # widget id -> (kind, element proto)
         self.running = False
         self.closed = False
@@ -120,7 +122,7 @@ class Session:
     async def _send(self, *, widgets=(), fragment: str = "", auto: bool = False) -> None:
         msg = BackMsg()
         cs = msg.rerun_script
-        cs.query_string, cs.page_name = self.query, self.page
+        cs.query_string, cs.page_name, cs.page_script_hash = self.query, self.page, self.page_hash
         cs.widget_states.widgets.extend(widgets)
         cs.fragment_id, cs.is_auto_rerun = fragment, auto
         cs.context_info.timezone, cs.context_info.locale = "UTC", "en-US"
@@ -131,7 +133,7 @@ class Session:
         """Request a run (``page``/``query`` as a browser opening ``/page?query``; default: where the session
         is) and wait until it has finished; an unfinished run comes back with ``status`` None."""
         if page is not None:
-            self.page = page
+            self.page, self.page_hash = page, ""
         if query is not None:
             self.query = query
         run = Run(fragment=fragment)
@@ -185,6 +187,8 @@ class Session:
         elif kind == "delta":
             if msg.delta.WhichOneof("type") == "new_element":
                 self._element(msg.delta.new_element)
+        elif kind == "navigation":  # st.navigation resolved the page: later requests name it, as a browser does
+            self.page_hash = msg.navigation.page_script_hash
         elif kind == "page_info_changed":
             self.query = msg.page_info_changed.query_string
         elif kind == "auto_rerun":

@@ -125,6 +125,12 @@ def compare_models(spins, models: Mapping[str, object], *, exact: Exact | None =
     return by_error(rows, exact)
 
 
+def with_exact(rows: list[dict], exact: Exact | None) -> list[dict]:
+    """Rows of :func:`compare_models` / :func:`compare_solvers` measured before the exact result was known,
+    as copies with error, relative error and speed-up filled against ``exact``, sorted by :func:`by_error`."""
+    return by_error([_against(dict(r), exact) for r in rows], exact)
+
+
 def by_error(rows: list[dict], exact: Exact | None) -> list[dict]:
     """Rows sorted by relative error (by name while the exact result is unknown)."""
     if exact is None:

@@ -111,7 +111,7 @@ with right:
     st.subheader("Energies")
     polling = caching.exact_now(name, spins) is None and caching.solving()
 
-    @st.fragment(run_every=0.5 if polling else None)
+    @st.fragment(run_every=lab.POLL_S if polling else None)
     def energies_panel():
         lab.energies(info, spins, caching.reference_spins(name))
         if polling and not caching.solving():
