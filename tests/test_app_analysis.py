@@ -34,6 +34,12 @@ def test_compare_models_against_exact_sorted_with_relative_errors(de_models):
         assert r["speedup"] == pytest.approx(ex.seconds / r["seconds"])
     pending = analysis.compare_models(s, de_models, exact=None)  # exact still computing: no errors yet
     assert all(r["error"] is None for r in pending) and all(np.isfinite(r["energy"]) for r in pending)
+    late = analysis.with_exact(pending, ex)  # the rows measured while waiting, once the exact result arrives
+    assert [r["model"] for r in late] == [r["model"] for r in rows]
+    for a, b in zip(late, rows):
+        assert a["energy"] == pytest.approx(b["energy"], rel=1e-12) and a["error"] == pytest.approx(b["error"])
+        assert a["speedup"] == pytest.approx(ex.seconds / a["seconds"])
+    assert all(r["error"] is None for r in pending), "with_exact leaves the measured rows as they were"
 
 
 def test_a_model_that_does_not_apply_is_reported_not_raised():
