@@ -464,7 +464,7 @@ def main(argv=None) -> int:
     ap.add_argument("--scenario", default="all", choices=("all",) + SCENARIOS)
     ap.add_argument("--sessions", type=int, default=30, help="sessions of the overview and l40 scenarios")
     ap.add_argument("--trainings", type=int, default=3)
-    ap.add_argument("--reruns", type=int, default=10, help="Lattice lab reruns during the trainings")
+    ap.add_argument("--reruns", type=int, default=20, help="Lattice lab reruns during the trainings")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds of the l40 and train scenarios")
     ap.add_argument("--timeout-overview", type=float, default=60.0)
     ap.add_argument("--rss-abort", type=float, default=1.5, help="kill the server above this multiple of the budget")
