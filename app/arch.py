@@ -47,12 +47,26 @@ CONTINUED_FRACTION = (r"f(x) = b_0 + \cfrac{a_1 x}{b_1 + \cfrac{a_2 x}{b_2 + \cf
 
 
 # ----------------------------------------------------------------------------- diagrams
+class _Canvas:
+    """Shapes, annotations and clickable nodes of a diagram, collected as plain dicts and handed to plotly
+    once (``go.Figure.add_annotation`` one at a time copies every earlier one: quadratic, ~2 s a page)."""
+
+    def __init__(self):
+        self.shapes, self.annotations, self.nodes = [], [], []
+
+    def add_shape(self, **kw):
+        self.shapes.append(kw)
+
+    def add_annotation(self, **kw):
+        self.annotations.append(kw)
+
+
 def _node(fig, x, y, text, kind, w=0.62, h=0.42):
     fig.add_shape(type="rect", x0=x - w / 2, x1=x + w / 2, y0=y - h / 2, y1=y + h / 2, line=dict(color=NODE[kind], width=2),
                   fillcolor="white", layer="above")
     fig.add_annotation(x=x, y=y, text=f"<b>{text}</b>", showarrow=False, font=dict(size=15, color=NODE[kind]))
-    if kind in ("F", "S", "C"):  # clickable layers: remembered in layout.meta, drawn as trace 0 by diagram()
-        fig.layout.meta = list(fig.layout.meta or []) + [[x, y, re.sub(r"<[^>]+>", "", text)]]
+    if kind in ("F", "S", "C"):  # clickable layers, drawn as trace 0 by diagram()
+        fig.nodes.append([x, y, re.sub(r"<[^>]+>", "", text)])
 
 
 def _arrow(fig, x0, y0, x1, y1, label="", color="#555", dash=None, lx=0.0, ly=0.12):
@@ -78,7 +92,7 @@ def _arc(fig, x0, y0, x1, y1, height, label="", color="#555"):
 
 def diagram(arch: str, n: int, *, height: int = 260, s0: str = "S<sub>0</sub>") -> go.Figure:
     """Fig. 5-style structure of ``arch`` with n field-particle layers."""
-    fig = go.Figure()
+    fig = _Canvas()
     top, bus = 1.3, 0.0
     gap = 0.21  # half node width + a little, where arrows start and end
     if arch in ("efnn", "ising"):
@@ -141,7 +155,8 @@ def diagram(arch: str, n: int, *, height: int = 260, s0: str = "S<sub>0</sub>") 
         xr = (-0.6, len(chain) - 0.4)
     else:
         raise ValueError(f"unknown architecture {arch!r}")
-    nodes = list(fig.layout.meta or [])
+    nodes, canvas = fig.nodes, fig
+    fig = go.Figure(layout=dict(shapes=canvas.shapes, annotations=canvas.annotations))
     if nodes:  # invisible markers on the F/S nodes: clicking one selects that layer (customdata "F2", "S1", ...)
         fig.add_trace(go.Scatter(x=[v[0] for v in nodes], y=[v[1] for v in nodes], customdata=[v[2] for v in nodes],
                                  mode="markers", marker=dict(size=34, symbol="square", color="rgba(0,0,0,0.01)"),

@@ -149,6 +149,15 @@ def control(key: str, widget: Callable, label: str, default, parse: Callable[[st
     return v
 
 
+def tabs(key: str, labels: list[str]):
+    """``st.tabs(labels)`` whose open tab is a URL-backed control; only the open tab's ``.open`` is True,
+    so a page draws just that tab's content (the others cost nothing until chosen)."""
+    value(key, labels[0], parse_choice(labels))
+    out = st.tabs(labels, key=skey(key), on_change="rerun")
+    _kept()[skey(key)] = st.session_state[skey(key)]
+    return out
+
+
 def keep(key: str, v) -> None:
     """Set a value (e.g. the lattice's edits, or a control's from a callback) for the URL and later visits."""
     st.session_state[skey(key)] = v

@@ -75,7 +75,8 @@ def results(mgr: runs.Manager) -> None:
             except (OSError, ValueError) as err:
                 state.say("error", f"Could not write a checkpoint: {err}")
             st.caption("Models trained here are listed on the other pages of this browser session only.")
-    with st.expander("Pretrained models shipped with the app"):
+    shipped_box = st.expander("Pretrained models shipped with the app", key="tr_pre_open", on_change="rerun")
+    if shipped_box.open:  # drawn when opened: the page's first render stays light
         rows = []
         for name in caching.pretrained_names():
             meta = shipped.metadata(name)
@@ -83,8 +84,15 @@ def results(mgr: runs.Manager) -> None:
             rows.append({"model": name, "system": caching.pretrained_systems().get(name),
                          "parameters": (meta.get("model") or {}).get("num_parameters"), "test RMSE": m.get("rmse"),
                          "relative error": m.get("rel_error"), "R²": m.get("r2")})
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    with st.expander("Load a model from a checkpoint (safetensors + JSON)"):
+        shipped_box.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    upload_box = st.expander("Load a model from a checkpoint (safetensors + JSON)", key="tr_up_open", on_change="rerun")
+    if upload_box.open:
+        upload(upload_box)
+
+
+def upload(box) -> None:
+    """Both files of a checkpoint -> a session model (validated, never unpickled)."""
+    with box:
         st.caption("Both files of a checkpoint saved by this app or efnn_core.checkpoint.save; validated, never "
                    "unpickled.")
         u1, u2 = st.columns(2)

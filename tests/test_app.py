@@ -147,6 +147,9 @@ def test_lab_new_system_appears_without_page_code():
 
 
 def _upload(at, name, data):
+    if "lab_up_open" not in at.session_state or not at.session_state["lab_up_open"]:
+        at.session_state["lab_up_open"] = True  # the user opens the upload expander (drawn only when open)
+        at.run()
     at.file_uploader(key="lab_upload").set_value((name, data, "application/octet-stream")).run()
     assert not at.exception, [e.value for e in at.exception]
 
@@ -280,6 +283,8 @@ def test_checkpoint_download_uploads_back_and_hostile_files_are_refused():
     run = next(iter(mgr.runs.values()))
     weights, meta = runs.checkpoint_bytes(run)
     assert weights[:8] != b"\x80\x04\x95" and json.loads(meta)["format"] == "efnn-checkpoint"
+    at.session_state["tr_up_open"] = True  # the user opens the upload expander (drawn only when open)
+    at.run()
     at.file_uploader(key="tr_up_w").set_value(("mine.safetensors", weights, "application/octet-stream"))
     at.file_uploader(key="tr_up_j").set_value(("mine.json", meta, "application/json")).run()
     at.button(key="tr_up_go").click().run()
@@ -315,10 +320,10 @@ def test_two_sessions_training_do_not_see_each_other():
 def test_generalization_table_follows_the_chosen_L():
     at = open_page("generalization")
     sizes = at.multiselect(key="gen.gL").options
-    assert len(at.dataframe[0].value.columns) == len(sizes)
+    assert len(at.table[0].value.columns) == len(sizes)
     at.multiselect(key="gen.gL").set_value([10]).run()
     assert not at.exception
-    assert list(at.dataframe[0].value.columns) == ["L=10"]
+    assert list(at.table[0].value.columns) == ["L=10"]
     assert at.query_params["gL"] in ("10", ["10"])
 
 

@@ -16,7 +16,7 @@ c = st.columns([1, 1, 2])
 n = state.control("n", c[0].slider, "field-particle layers n", 3, state.parse_int(1, 4), min_value=1, max_value=4)
 C = state.control("C", c[1].slider, "channels C (lattice networks)", 3, state.parse_int(1, 9), min_value=1, max_value=9)
 
-tabs = st.tabs([_arch.TITLES[a] for a in _arch.ARCHS])
+tabs = state.tabs("tab", [_arch.TITLES[a] for a in _arch.ARCHS])  # only the open tab is drawn
 notes = {
     "efnn": "The input S₀ re-enters **every** quasi-particle layer by multiplication, Sⱼ = gⱼ(S₀) ⊙ fⱼ₋₁(Sⱼ₋₁): "
             "unrolled, the output is a continued function, a nest of the same step with the input inside every "
@@ -29,6 +29,8 @@ notes = {
            "once, at the bottom.",
 }
 for tab, arch in zip(tabs, _arch.ARCHS):
+    if not tab.open:
+        continue
     with tab:
         def pick(arch=arch):
             sel = st.session_state.get(f"arch_fig_{arch}")
@@ -64,7 +66,7 @@ rows = []
 for a_ in _arch.ARCHS:
     rows.append({"architecture": _arch.TITLES[a_]} | {f"C={cc}": ARCHITECTURES[a_].parameter_count(
         "lattice", channels=cc, layers=n) for cc in (1, 3, 5, 7, 9)})
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+st.table(pd.DataFrame(rows).set_index("architecture"))
 st.caption(f"Lattice networks with n = {n} layers (efnn_core.nets.ARCHITECTURES). At C = {C}: "
            + ", ".join(f"{_arch.TITLES[a_]} {ARCHITECTURES[a_].parameter_count('lattice', channels=C, layers=n):,}"
                        for a_ in _arch.ARCHS)

@@ -83,11 +83,12 @@ else:
         table = df.pivot_table(index="model", columns="L", values="rel_error", sort=False).reindex(columns=Ls)
         table.columns = [f"L={L}" for L in table.columns]
         st.markdown(f"**Relative error by lattice size** (first {int(n)} test configurations of each size)")
-        st.dataframe(table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2e}"), width="stretch")
+        st.table(table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2e}"))  # a plain table: light to draw
         if skipped:
             st.caption("Not applicable: " + "; ".join(skipped))
-        with st.expander("All numbers"):
-            st.dataframe(df, hide_index=True, width="stretch")
+        every = st.expander("All numbers", key="gen_all_open", on_change="rerun")
+        if every.open:  # the interactive grid is drawn when asked for
+            every.dataframe(df, hide_index=True, width="stretch")
 
 st.subheader("Why the relative error falls like 1/L")
 st.markdown(
@@ -123,7 +124,6 @@ if stats:
     fig.update_layout(height=340, margin=dict(l=10, r=10, t=40, b=10), title="Exact labels of the shipped test sets",
                       legend=dict(orientation="h", y=-0.3))
     st.plotly_chart(fig, key="gen_labels")
-    st.dataframe(sd, hide_index=True, width="stretch", column_config={
-        "mean E": st.column_config.NumberColumn(format="%.3f"), "std E": st.column_config.NumberColumn(format="%.3f"),
-        "mean E / N": st.column_config.NumberColumn(format="%.5f"), "std E / L": st.column_config.NumberColumn(format="%.4f")})
+    formats = {"mean E": "{:.3f}", "std E": "{:.3f}", "mean E / N": "{:.5f}", "std E / L": "{:.4f}"}
+    st.table(sd.assign(**{c: sd[c].map(f.format) for c, f in formats.items() if c in sd}).set_index("L"))
 state.sync_url()

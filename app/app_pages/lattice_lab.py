@@ -74,38 +74,40 @@ with left:
     b[2].download_button(":material/download: .npy", uploads.spins_to_npy(spins), f"spins_{name}_L{L}.npy", width="stretch")
     b[3].download_button(":material/download: .json", uploads.spins_to_json(spins), f"spins_{name}_L{L}.json",
                          width="stretch")
-    with st.expander("Upload a configuration (.npy, .json or .csv)"):
-        st.caption("Vector spins: (L, L, 3) unit vectors (CSV: L·L rows sx,sy,sz; JSON: a nested list, "
-                   "{\"spins\": …} or {\"theta\": …, \"phi\": …}); ±1 spins: an L×L array; chains: one number per "
-                   "site. Parsed as plain numbers, never unpickled.")
+    upload_box = st.expander("Upload a configuration (.npy, .json or .csv)", key="lab_up_open", on_change="rerun")
+    if upload_box.open:  # drawn when opened: the page's first render stays light
+        with upload_box:
+            st.caption("Vector spins: (L, L, 3) unit vectors (CSV: L·L rows sx,sy,sz; JSON: a nested list, "
+                       "{\"spins\": …} or {\"theta\": …, \"phi\": …}); ±1 spins: an L×L array; chains: one number per "
+                       "site. Parsed as plain numbers, never unpickled.")
 
-        def take_upload():
-            f = ss.get("lab_upload")
-            ss.lab_upload_msg, ss.lab_pending = None, None
-            if f is None:
-                return
-            try:
-                arr = uploads.parse_spins(f.name, f.getvalue(), system=caching.system_object(name), view=info.view,
-                                          max_L=hi, min_L=lo)
-            except uploads.NonUnitSpins as err:
-                ss.lab_upload_msg, ss.lab_pending = ("warning", f"{err} Nothing was changed."), err.normalised
-                return
-            except ValueError as err:
-                ss.lab_upload_msg = ("error", f"{err} Your current lattice is unchanged.")
-                return
-            use(arr, f"Loaded {f.name}.")
+            def take_upload():
+                f = ss.get("lab_upload")
+                ss.lab_upload_msg, ss.lab_pending = None, None
+                if f is None:
+                    return
+                try:
+                    arr = uploads.parse_spins(f.name, f.getvalue(), system=caching.system_object(name), view=info.view,
+                                              max_L=hi, min_L=lo)
+                except uploads.NonUnitSpins as err:
+                    ss.lab_upload_msg, ss.lab_pending = ("warning", f"{err} Nothing was changed."), err.normalised
+                    return
+                except ValueError as err:
+                    ss.lab_upload_msg = ("error", f"{err} Your current lattice is unchanged.")
+                    return
+                use(arr, f"Loaded {f.name}.")
 
-        def use(arr, msg):
-            if not info.fixed_size:
-                state.keep("L", int(arr.shape[0]))
-            cfg.set_array(arr)
-            ss.lab_upload_msg, ss.lab_pending = ("success", msg), None
+            def use(arr, msg):
+                if not info.fixed_size:
+                    state.keep("L", int(arr.shape[0]))
+                cfg.set_array(arr)
+                ss.lab_upload_msg, ss.lab_pending = ("success", msg), None
 
-        st.file_uploader("Spin file", type=["npy", "json", "csv"], key="lab_upload", on_change=take_upload)
-        if ss.get("lab_upload_msg"):
-            state.say(*ss.lab_upload_msg)
-        if ss.get("lab_pending") is not None:
-            st.button("Normalise and load", on_click=lambda: use(ss.lab_pending, "Loaded the normalised spins."))
+            st.file_uploader("Spin file", type=["npy", "json", "csv"], key="lab_upload", on_change=take_upload)
+            if ss.get("lab_upload_msg"):
+                state.say(*ss.lab_upload_msg)
+            if ss.get("lab_pending") is not None:
+                st.button("Normalise and load", on_click=lambda: use(ss.lab_pending, "Loaded the normalised spins."))
 
 with right:
     st.subheader("Energies")
