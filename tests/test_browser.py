@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +38,7 @@ PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "archi
 # (title and the page's own numbers or controls; plotly charts finish drawing later, see the test)
 MEANINGFUL = {"overview": "[data-testid='stMetricValue']", "lessons": "text=Try this",
               "lattice_lab": "[data-testid='stMetricValue']", "train": "button:has-text('Play')",
-              "generalization": "[data-testid='stDataFrame']", "architecture": "[data-testid='stDataFrame']",
+              "generalization": "[data-testid='stTable']", "architecture": "[data-testid='stTable']",
               "field_theory": "[data-testid='stTab']"}
 
 pytestmark = [
@@ -258,7 +259,11 @@ def test_shared_url_shows_the_same_state_in_a_new_browser(server, browser, name)
 
 
 def _table(page):
-    return page.locator("[data-testid='stDataFrame']").first.inner_text()
+    """The first data grid's cells as text (the grid draws on a canvas; its cells live in the canvas's
+    accessible table, which inner_text does not see)."""
+    return page.locator("[data-testid='stDataFrame']").first.evaluate(
+        "el => [...el.querySelectorAll('[role=row]')].map(r => [...r.querySelectorAll('[role=gridcell],"
+        "[role=columnheader],td,th')].map(c => c.textContent.trim()).join(' | ')).join('\\n')")
 
 
 def _curve_x(page):
@@ -270,18 +275,38 @@ def _curve_x(page):
         return null; }""")
 
 
+def _rows(page):
+    """The first data grid as a list of {column: cell text} (raw values, not the display format)."""
+    lines = [l.split(" | ") for l in _table(page).split("\n") if l]
+    return [dict(zip(lines[0], r)) for r in lines[1:]] if lines else []
+
+
+def _agree(page, xs):
+    """One table row per run whose epoch is that run's last curve point, and steps = epochs x 5 batches."""
+    def same():
+        rows = _rows(page)
+        try:
+            return len(rows) == 2 and sorted(float(r["epoch"]) for r in rows) == sorted(xs) and all(
+                int(r["steps"]) == round(5 * float(r["epoch"])) for r in rows)
+        except (KeyError, ValueError):
+            return False
+    try:
+        wait_for(same, 15, 0.2)
+    except AssertionError:
+        raise AssertionError(f"curves end at {xs}; table: {_rows(page)}") from None
+
+
 @pytest.mark.slow
-@pytest.mark.skip(reason="in chromium the step buttons are not found/clicked reliably yet (AppTest covers the "
-                         "same driving: tests/test_app.py::test_pause_step_resume_reset_drive_the_training)")
 def test_pause_step_resume_reset_drive_a_training_run(server, page):
     goto(page, server, "train", "archs=efnn,dnn&C=1&layers=1&n=500&epochs=400&batch=100")
     settle(page)
     page.locator(".st-key-tr_step_batch button").first.click()
     wait_for(lambda: _curve_x(page) and len(_curve_x(page)) == 2, 30)
-    assert _curve_x(page) == [0.2, 0.2]  # one batch of five
+    assert _curve_x(page) == [0.2, 0.2]  # one batch of five (500 configurations, batches of 100)
+    _agree(page, [0.2, 0.2])
     page.locator(".st-key-tr_step_epoch button").first.click()
     wait_for(lambda: _curve_x(page) == [1.0, 1.0], 30)
-    time.sleep(1.0)
+    _agree(page, [1.0, 1.0])
     assert "paused" in _table(page)
     page.locator(".st-key-tr_play button").first.click()
     wait_for(lambda: (_curve_x(page) or [0])[0] >= 3, 30)
@@ -293,33 +318,69 @@ def test_pause_step_resume_reset_drive_a_training_run(server, page):
     time.sleep(1.5)
     settle(page)
     assert _curve_x(page) == x1, "a paused run does not move"
-    table = _table(page)
-    assert all(f"{x:.1f}" in table for x in x1), (x1, table)  # the table's epochs are the curves' last points
+    _agree(page, x1)  # the table's epochs are the curves' last points
+    page.locator(".st-key-tr_play button").first.click()  # resume from the current weights
+    wait_for(lambda: min(_curve_x(page) or [0]) > max(x1), 30)
+    page.locator(".st-key-tr_pause button").first.click()
+    time.sleep(1.5)
+    settle(page)
+    _agree(page, _curve_x(page))
     page.locator(".st-key-tr_reset button").first.click()
     wait_for(lambda: "ready" in _table(page), 30)
+    assert not _curve_x(page), "reset clears the curves"
     page.locator(".st-key-tr_stop button").first.click()
     wait_for(lambda: "not started" in _table(page), 30)
     no_errors(page)
 
 
 @pytest.mark.slow
-@pytest.mark.skip(reason="in chromium a click on the 40x40 lattice does not reach the page yet (server side the "
-                         "edit rerun with every network and the exact solve pending takes 0.5-0.65 s)")
 def test_edit_at_L40_shows_networks_at_once_and_the_exact_energy_later(server, page):
     goto(page, server, "lattice_lab", "system=double_exchange&L=40&preset=random&seed=3&tool=flip")
     settle(page)
-    wait_for(lambda: metric_value(page, "Exact energy") != "pending…", 120, 0.3)  # first configuration
+    wait_for(lambda: metric_value(page, "Exact energy") != "pending…", 180, 0.3)  # first configuration
     time.sleep(1.0)
     table0 = _table(page)
+    state = lambda: page.get_attribute("[data-testid='stApp']", "data-test-script-state")  # noqa: E731
     t0 = time.perf_counter()
     click_site(page, 820)
-    wait_for(lambda: metric_value(page, "Exact energy") == "pending…", 20, 0.02)
-    wait_for(lambda: _table(page) != table0, 20, 0.02)
-    dt = time.perf_counter() - t0
-    print(f"L=40 edit: every network's energy shown {dt:.2f} s after the click (exact pending)")
-    assert dt <= 1.5, f"network energies took {dt:.2f} s"  # click -> server rerun -> browser draw
-    page.get_by_role("button", name="Undo")  # the page stays usable while the exact solve runs
-    wait_for(lambda: metric_value(page, "Exact energy") != "pending…", 120, 0.3)
+    t_run = None
+    while time.perf_counter() - t0 < 30:  # the click's rerun starts, then the table shows the new energies
+        if t_run is None and state() == "running":
+            t_run = time.perf_counter()
+        if _table(page) != table0 and metric_value(page, "Exact energy") == "pending…":
+            break
+        time.sleep(0.02)
+    t_shown = time.perf_counter()
+    dt, dt_run = t_shown - t0, t_shown - (t_run or t0)
+    rows = [r for r in _rows(page) if not r.get("kind", "").startswith("physics baseline")]
+    shown = [r for r in rows if r.get("energy")]
+    assert len(shown) >= 5 and all(np.isfinite(float(r["energy"])) for r in shown), rows  # the networks, final
+    for r in rows:
+        if r not in shown:  # a model without an energy says why
+            assert page.get_by_text(f"{r['model']} does not apply here").count(), r
+    assert metric_value(page, "Exact energy") == "pending…"
+    print(f"L=40 edit: every network's energy shown {dt:.2f} s after the click, {dt_run:.2f} s after its rerun "
+          f"started (exact pending; load {os.getloadavg()[0]:.1f})")
+    # the page is not blocked by the exact solve: another control's rerun completes while it runs
+    assert metric_value(page, "Exact energy") == "pending…"
+    seed = page.locator("input[aria-label='rotation seed']").first
+    t1 = time.perf_counter()
+    seed.fill("8")
+    seed.press("Enter")
+    wait_for(lambda: "rot=8" in page.evaluate("location.href"), 30, 0.05)  # its rerun ran to the end
+    t_control, pending_then = time.perf_counter() - t1, metric_value(page, "Exact energy") == "pending…"
+    wait_for(lambda: metric_value(page, "Exact energy") != "pending…", 180, 0.05)
+    t_exact, solve = time.perf_counter() - t1, metric_value(page, "exact solve time")
+    print(f"  another control's rerun done after {t_control:.2f} s (exact still pending: {pending_then}), the exact "
+          f"energy after {t_exact:.2f} s; the solve took {solve}")
+    seconds = float(solve.split()[0]) if solve.endswith(" s") else 0.0
+    if seconds > t_control + 1.0:  # a solve long enough to tell: the control did not wait for it
+        assert pending_then, f"a control changed during a {solve} exact solve waited for it"
     float(metric_value(page, "Exact energy"))
     no_errors(page)
     screenshot(page, "lattice_lab_L40")
+    load = os.getloadavg()[0]
+    if dt_run > 0.5 and load > (os.cpu_count() or 1):
+        pytest.skip(f"L=40 edit shown {dt_run:.2f} s after its rerun started at load {load:.1f} on "
+                    f"{os.cpu_count()} cores; the 0.5 s budget is checked on an unloaded machine")
+    assert dt_run <= 0.5, f"network energies took {dt_run:.2f} s after the rerun started (load {load:.1f})"

@@ -39,6 +39,19 @@ cfg = lattice.Config("lab_", view=info.view, values=info.values, size=L, preset=
 spins = cfg.spins()
 
 left, right = st.columns([1.12, 1], gap="large")
+with right:  # first: after an edit the energies are drawn before the lattice redraws
+    st.subheader("Energies")
+    polling = caching.exact_now(name, spins) is None and caching.solving()
+
+    @st.fragment(run_every=lab.POLL_S if polling else None)
+    def energies_panel():
+        lab.energies(info, spins, caching.reference_spins(name))
+        if polling and not caching.solving():
+            st.rerun()
+
+    energies_panel()
+    lab.symmetry(info, cfg, spins)
+
 with left:
     t = st.columns([1.25, 1, 1])
     if info.view == "vector":
@@ -108,19 +121,6 @@ with left:
                 state.say(*ss.lab_upload_msg)
             if ss.get("lab_pending") is not None:
                 st.button("Normalise and load", on_click=lambda: use(ss.lab_pending, "Loaded the normalised spins."))
-
-with right:
-    st.subheader("Energies")
-    polling = caching.exact_now(name, spins) is None and caching.solving()
-
-    @st.fragment(run_every=lab.POLL_S if polling else None)
-    def energies_panel():
-        lab.energies(info, spins, caching.reference_spins(name))
-        if polling and not caching.solving():
-            st.rerun()
-
-    energies_panel()
-    lab.symmetry(info, cfg, spins)
 
 lab.inside(info, spins)
 state.sync_url()
