@@ -8,7 +8,7 @@ import streamlit as st  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [p for p in (str(HERE.parent),) if p not in sys.path]  # repo root: efnn_core, app
-from app import jobs  # noqa: E402
+from app import jobs, serving  # noqa: E402
 
 jobs.get_pool()  # the server's job pool; its first call starts the worker processes' forkserver in the background
 present = st.query_params.get("present") == "1"
@@ -22,4 +22,6 @@ P = [("overview", "Overview: Ising as an EFNN", ":material/grid_on:"), ("lessons
      ("methods", "Methods: accuracy vs time", ":material/speed:"),
      ("sweeps", "Sweeps: error vs size and time", ":material/scatter_plot:")]
 pages = [st.Page(HERE / f"app_pages/{f}.py", title=t, icon=i, default=f == "overview") for f, t, i in P]
-st.navigation(pages).run()
+page = st.navigation(pages)
+page.run()
+serving.freeze_after_first_run(page.url_path)  # what the page loaded stays: out of later full GCs (app/serving.py)

@@ -79,3 +79,18 @@ def test_a_query_string_opens_a_page_with_that_state_and_a_bad_value_is_a_warnin
     assert ok.status == "ok" and ok.metric("Exact H = −J Σ⟨ij⟩ sᵢsⱼ") == "-72"  # 2 L² bonds, all satisfied
     assert bad.status == "ok" and not bad.errors
     assert any(k == "alert" and "L=999" in t.replace("\\", "") for k, t in bad.texts)
+
+
+def test_each_page_freezes_what_it_loaded_once():
+    import gc
+
+    from app import serving
+
+    before = gc.get_freeze_count()
+    try:
+        assert serving.freeze_after_first_run("test-page-a") is True
+        assert gc.get_freeze_count() > before
+        assert serving.freeze_after_first_run("test-page-a") is False  # the second run of a page: nothing
+        assert serving.freeze_after_first_run("test-page-b") is True
+    finally:
+        gc.unfreeze()  # leave the test process as it was

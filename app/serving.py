@@ -1,0 +1,28 @@
+"""Server-wide settings of the Streamlit process that are not pages: its garbage collector.
+
+Python's full (generation-2) collection walks every tracked object: with torch, plotly and the shipped models
+loaded that is millions, 0.2-0.3 s with the GIL held (longer on a busy machine), during which no session runs
+and the event loop (websockets, ``/_stcore/health``) waits. Those objects live as long as the server, so after
+the first full run of each page, the objects alive then (its modules, caches, shipped models) are moved to
+the permanent generation (``gc.freeze()``, after one last collection): later full collections only walk what
+sessions create. Objects frozen are never collected as cycles; this is meant for what stays loaded.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+_seen: set[str] = set()
+_lock = threading.Lock()
+
+
+def freeze_after_first_run(page: str) -> bool:
+    """Call at the end of a page's full run; the first time for ``page``, collect and freeze. True if it did."""
+    with _lock:
+        if page in _seen:
+            return False
+        _seen.add(page)
+        gc.collect()
+        gc.freeze()
+        return True
