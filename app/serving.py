@@ -1,7 +1,8 @@
 """Server-wide settings of the Streamlit process that are not pages: its garbage collector.
 
 Python's full (generation-2) collection walks every tracked object: with torch, plotly and the shipped models
-loaded that is millions, 0.2-0.3 s with the GIL held (longer on a busy machine), during which no session runs
+loaded that is hundreds of thousands, 0.2-0.33 s with the GIL held on a busy 2-core machine (measured in
+benchmarks/load.py's L = 40 scenario; 0.05-0.13 s once frozen), during which no session runs
 and the event loop (websockets, ``/_stcore/health``) waits. Those objects live as long as the server, so after
 the first full run of each page, the objects alive then (its modules, caches, shipped models) are moved to
 the permanent generation (``gc.freeze()``, after one last collection): later full collections only walk what
