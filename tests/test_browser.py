@@ -144,6 +144,13 @@ def screenshot(page, name: str) -> None:
     time.sleep(1.0)  # plotly re-lays out to the new size
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
+    if os.environ.get("EFNN_SCREENSHOTS"):  # pictures for the README: 256 colours, a third of the size
+        try:
+            from PIL import Image
+        except ImportError:
+            return
+        Image.open(SHOTS / f"{name}.png").convert("RGB").quantize(
+            colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(SHOTS / f"{name}.png", optimize=True)
 
 
 def ed_value(page) -> str:
