@@ -94,7 +94,6 @@ def diagram(arch: str, n: int, *, height: int = 260, s0: str = "S<sub>0</sub>") 
     """Fig. 5-style structure of ``arch`` with n field-particle layers."""
     fig = _Canvas()
     top, bus = 1.3, 0.0
-    gap = 0.21  # half node width + a little, where arrows start and end
     if arch in ("efnn", "ising"):
         xs = {f"F{i}": 2 * i - 1 for i in range(1, n + 1)} | {f"S{i}": 2 * i for i in range(1, n + 1)}
         fig.add_shape(type="rect", x0=0.55, x1=2 * n + 0.45, y0=bus - 0.2, y1=bus + 0.2, line=dict(color=NODE["S0"], width=2),

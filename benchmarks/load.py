@@ -108,7 +108,7 @@ def tree_stats(pid: int) -> tuple[int, float]:
 class Server:
     """`streamlit run app/streamlit_app.py` on a free loopback port, in its own process group."""
 
-    def __init__(self, log: Path | None = None):
+    def __init__(self, log: Path | None = None, env: dict | None = None):
         self.port = _port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = open(log, "w") if log else subprocess.DEVNULL
@@ -116,7 +116,7 @@ class Server:
             [sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         t0 = time.time()

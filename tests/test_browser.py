@@ -17,15 +17,13 @@ from __future__ import annotations
 import os
 import tempfile
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from benchmarks.load import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 # Screenshots go to a temporary folder so a test run leaves the checkout clean; the README's
@@ -64,45 +62,16 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1400, "height": 1000}}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, browser):
-    """`streamlit run` on a free loopback port, until the health endpoint answers."""
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.headless",
-                             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    """`streamlit run` on a free loopback port (benchmarks/load.py's Server), warmed, always stopped."""
+    srv = Server(tmp_path_factory.mktemp("streamlit") / "server.log")
     try:
-        t0 = time.time()
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t0 > 60:
-                pytest.fail(f"streamlit did not start on {url} (exit code {proc.poll()}); log: {log_path}")
-            time.sleep(0.3)
-        warm(url, browser)
-        yield url
+        srv.wait_healthy(60)
+        warm(srv.url, browser)
+        yield srv.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        srv.stop()
 
 
 def warm(url: str, browser) -> None:

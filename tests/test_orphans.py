@@ -5,16 +5,13 @@ here) plus the session watch's period (2 s) and a margin, long before the ~40 s 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.test_browser import CHROMIUM, _free_port
+from benchmarks.load import Server
+from tests.test_browser import CHROMIUM
 
 psutil = pytest.importorskip("psutil")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -26,36 +23,12 @@ GRACE = 3.0
 
 @pytest.fixture
 def server(tmp_path):
-    port = _free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "EFNN_SESSION_GRACE_S": str(GRACE), "EFNN_WORKERS": "2"}
-    log = open(tmp_path / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app/streamlit_app.py", "--server.headless",
-                             "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    srv = Server(tmp_path / "server.log", env={"EFNN_SESSION_GRACE_S": str(GRACE), "EFNN_WORKERS": "2"})
     try:
-        t0 = time.time()
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() - t0 > 60:
-                pytest.fail(f"streamlit did not start (exit code {proc.poll()}); log: {tmp_path / 'server.log'}")
-            time.sleep(0.3)
-        yield url, proc.pid
+        srv.wait_healthy(60)
+        yield srv.url, srv.proc.pid
     finally:
-        for child in psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []:
-            child.kill()  # the pool's forkserver and workers of this test's server only
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        srv.stop()  # its process group: the pool's forkserver and workers of this test's server too
 
 
 def workers(server_pid: int) -> set[int]:
