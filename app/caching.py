@@ -159,32 +159,31 @@ def _solve(system: str, key: str, spins: np.ndarray) -> analysis.Exact:
 
 
 def _calibrate(system: str) -> None:
-    """Time one random configuration at L = 10 and L = 20 (once per server and system), for the
+    """Time random configurations at L = 10 and twice at L = 20 (once per server and system), for the
     estimates of larger solves."""
     table = _exact_table()
     if any(s == system for s, _ in table["timings"]) or catalog.system(system).fixed_size:
         return
     sysobj = system_object(system)
-    for L in (10, 20):
+    for L in (10, 20, 20):
         _solve(system, "calibration", sysobj.sample(L, 1, np.random.default_rng(L))[0])
 
 
 def estimate_seconds(system: str, size: int) -> tuple[float, str]:
-    """Expected seconds of one exact solve, and where the number comes from: a solve measured on this
-    server at that size, else the nearest measured size scaled by the power law fitted to the two
-    nearest measured sizes (ED: about L^5-L^6)."""
+    """Expected seconds of one exact solve, and where the number comes from: the median of the last
+    solves measured on this server at that size, else the largest measured size below (the nearest one
+    above if none) scaled as L^6 -- a dense eigensolver costs O(n^3) for n = 2L^2; smaller sizes fit
+    lower powers only because fixed costs dominate them (L = 10 -> 20 measures ~L^4.7 here).  Medians:
+    one solve slowed by a busy moment does not set every later estimate."""
     _calibrate(system)
-    timings = {L0: t for (s, L0), t in dict(_exact_table()["timings"]).items() if s == system}
+    timings = {L0: float(np.median(t)) for (s, L0), t in dict(_exact_table()["timings"]).items() if s == system}
     if size in timings:
         return timings[size], f"measured on this server at L = {size}"
     if not timings:
         return 0.0, "a fixed-size system: solved at once"
-    near = sorted(timings, key=lambda L0: abs(L0 - size))[:2]
-    L0 = near[0]
-    p = 6.0
-    if len(near) == 2 and near[0] != near[1] and timings[near[0]] > 0 and timings[near[1]] > 0:
-        p = float(np.clip(np.log(timings[near[1]] / timings[near[0]]) / np.log(near[1] / near[0]), 2.0, 6.5))
-    return timings[L0] * (size / L0) ** p, f"L^{p:.1f} from solves measured on this server at L = {', '.join(map(str, sorted(near)))}"
+    below = [L0 for L0 in timings if L0 < size]
+    L0 = max(below) if below else min(timings)
+    return timings[L0] * (size / L0) ** 6, f"L^6 (dense eigensolver, O(n³)) from solves measured on this server at L = {L0}"
 
 
 def _store(system: str, key: str, size: int, res: analysis.Exact) -> analysis.Exact:
@@ -193,7 +192,7 @@ def _store(system: str, key: str, size: int, res: analysis.Exact) -> analysis.Ex
         if len(table["results"]) > 20000:
             table["results"].clear()
         table["results"][(system, key)] = res
-        table["timings"][(system, size)] = res.seconds
+        table["timings"][(system, size)] = (table["timings"].get((system, size), []) + [res.seconds])[-5:]
         table["inflight"].pop((system, key), None)
     return res
 

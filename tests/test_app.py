@@ -449,3 +449,16 @@ def test_series_demo_and_diagrams():
         for n in (1, 3):
             fig = _arch.diagram(arch, n)
             assert fig.layout.shapes and fig.data[0].customdata  # clickable layers
+
+
+def test_exact_time_estimate_is_a_median_scaled_as_L6_from_the_largest_smaller_size(monkeypatch):
+    """The L = 40 estimate must not follow one slow calibration solve, nor the low power small sizes fit."""
+    from app import caching
+
+    table = {"results": {}, "timings": {("double_exchange", 10): [0.005], ("double_exchange", 20): [0.12, 1.7, 0.13]},
+             "inflight": {}, "lock": None}
+    monkeypatch.setattr(caching, "_exact_table", lambda: table)
+    est, source = caching.estimate_seconds("double_exchange", 40)
+    assert est == pytest.approx(0.13 * 2 ** 6) and "L = 20" in source and "L^6" in source
+    assert caching.estimate_seconds("double_exchange", 20)[0] == pytest.approx(0.13)
+    assert caching.estimate_seconds("double_exchange", 6)[0] == pytest.approx(0.005 * 0.6 ** 6)
