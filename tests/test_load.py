@@ -7,6 +7,7 @@ session sees what a browser would, so the load test's figures are about real pag
 from __future__ import annotations
 
 import asyncio
+import threading
 import urllib.request
 
 import pytest
@@ -29,7 +30,21 @@ def server(tmp_path_factory):
 
 
 def run(coro, timeout=120):
-    return asyncio.run(asyncio.wait_for(coro, timeout))
+    """Run ``coro`` on a fresh event loop in its own thread: pytest-playwright's sync API keeps an
+    event loop running in this thread once a browser test has run."""
+    out = {}
+
+    def main():
+        try:
+            out["value"] = asyncio.run(asyncio.wait_for(coro, timeout))
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = err
+    t = threading.Thread(target=main)
+    t.start()
+    t.join(timeout + 10)
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def test_three_concurrent_overview_sessions_complete_without_errors(server):

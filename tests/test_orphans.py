@@ -5,6 +5,7 @@ here) plus the session watch's period (2 s) and a margin, long before the ~40 s 
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -54,7 +55,24 @@ def wait_for(fn, timeout: float, step: float = 0.2):
 
 
 def test_reloading_or_closing_the_page_ends_its_pool_work(server):
-    url, pid = server
+    """Run in a thread of its own: Playwright's sync API refuses a thread with a running event loop, which
+    pytest-playwright leaves in the main thread once a browser test has run."""
+    out = {}
+
+    def body():
+        try:
+            _reload_then_close(*server)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the test's thread
+            out["error"] = err
+    t = threading.Thread(target=body)
+    t.start()
+    t.join(240)
+    assert not t.is_alive(), "the browser session did not finish within 240 s"
+    if "error" in out:
+        raise out["error"]
+
+
+def _reload_then_close(url, pid):
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
                                      args=["--headless", "--no-sandbox", "--disable-gpu"])

@@ -1,5 +1,7 @@
 """SW and KPM against ED, analytic limits and the model's symmetries; the solver registry; bad input."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -294,6 +296,10 @@ def test_methods_page_measures_and_plots():
     at.multiselect(key="methods_models").set_value(["de_efnn_c3_n3"])
     at.run()
     at.button[0].click().run()
+    t0 = time.time()  # the measurement runs in the server's job pool: poll as the page's fragment does
+    while at.session_state["methods_job"] is not None and time.time() - t0 < 180:
+        time.sleep(0.5)
+        at.run()
     assert not at.exception, [e.value for e in at.exception]
     text = " ".join(m.value for m in at.markdown)
     assert "At L = 10 the frontier" in text
