@@ -19,6 +19,7 @@ every sha256 is compared.
 
     python benchmarks/scale.py              # ~4 minutes on 2 idle cores
     python benchmarks/scale.py --repeat 2 --count 24
+    python benchmarks/scale.py --raw --repeat 3   # what the hardware allows: two labelling processes at once
     OMP_NUM_THREADS=1 python benchmarks/scale.py --memory 40 --memory-count 3   # peak RSS of one task
 """
 
@@ -81,6 +82,28 @@ def memory(L: int, k: int) -> None:
           f"task {base:.0f} MB); {cpu / k:.2f} CPU s and {wall / k:.2f} wall s per configuration")
 
 
+def raw_loop(tasks) -> float:
+    """Seconds to label ``tasks`` one after another in this (worker) process, after one warm-up shard."""
+    ed.solve_chunk(tasks[0])
+    t0 = time.perf_counter()
+    for t in tasks:
+        ed.solve_chunk(t)
+    return time.perf_counter() - t0
+
+
+def raw_pair(tasks, repeat: int) -> None:
+    """What the hardware allows: one process labelling all shards alone, then two processes each labelling
+    all of them at the same time (no scheduler, no result traffic); efficiency = alone / slower of the pair."""
+    import multiprocessing as mp
+
+    with mp.get_context("spawn").Pool(2) as pool:
+        for r in range(repeat):
+            one = pool.map(raw_loop, [tasks])[0]
+            two = pool.map(raw_loop, [tasks, tasks])
+            print(f"raw run {r + 1}: alone {one:.2f} s, two at once {two[0]:.2f} / {two[1]:.2f} s, "
+                  f"efficiency {one / max(two):.2f}", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--L", type=int, default=20)
@@ -88,6 +111,7 @@ def main() -> None:
     p.add_argument("--chunk", type=int, default=6, help="configurations per shard (default 6: 16 shards)")
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--trivial", type=int, default=400, help="trivial tasks for the overhead (default 400)")
+    p.add_argument("--raw", action="store_true", help="only: two processes labelling at once, no scheduler")
     p.add_argument("--memory", type=int, metavar="L", help="only: peak memory of one ED task at this L")
     p.add_argument("--memory-count", type=int, default=1, help="configurations in that task (default 1)")
     a = p.parse_args()
@@ -101,6 +125,8 @@ def main() -> None:
     shas = set()
     spins = get("double_exchange").sample(a.L, a.count, 99)
     tasks = [("double_exchange", {}, spins[i:i + a.chunk], "double") for i in range(0, a.count, a.chunk)]
+    if a.raw:
+        return raw_pair(tasks[: max(2, len(tasks) // 2)], a.repeat)
     with parallel.executor_from("local:1") as d1, parallel.executor_from("local:2") as d2, \
             parallel.local_pool(2) as warm:
         modes["dask 1"][1]["executor"], modes["dask 2"][1]["executor"] = d1, d2
