@@ -86,9 +86,12 @@ def _reload_then_close(url, pid):
             t0 = time.time()
             assert wait_for(lambda: not (first & workers(pid)), GRACE + 8), "the reloaded session's worker lives on"
             print(f"reload: old worker gone after {time.time() - t0:.1f} s")
-            page.get_by_text("running ", exact=False).first.wait_for(timeout=60_000)  # the new session's own
-            second = wait_for(lambda: workers(pid) - first, 10)
-            assert second, "the reloaded page did not queue its own solve"
+            # a new session on another configuration (the reloaded one may share the old session's job until
+            # that is cancelled); its own solve's worker must end when the page is closed
+            page.goto(f"{url}/lattice_lab?L=40&seed=5")
+            page.get_by_text("running ", exact=False).first.wait_for(timeout=60_000)
+            second = wait_for(lambda: workers(pid) - first, 20)
+            assert second, "the new page did not queue its own solve"
             page.close()
             t0 = time.time()
             assert wait_for(lambda: not (second & workers(pid)), GRACE + 8), "the closed page's worker lives on"
