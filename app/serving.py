@@ -1,4 +1,5 @@
-"""Server-wide settings of the Streamlit process that are not pages: its garbage collector.
+"""Server-wide settings of the Streamlit process that are not pages: its garbage collector and a bound
+on the page scripts running at once (``RUNS``).
 
 Python's full (generation-2) collection walks every tracked object: with torch, plotly and the shipped models
 loaded that is hundreds of thousands, 0.2-0.33 s with the GIL held on a busy 2-core machine (measured in
@@ -12,6 +13,7 @@ sessions create. Objects frozen are never collected as cycles; this is meant for
 from __future__ import annotations
 
 import gc
+import os
 import threading
 
 _seen: set[str] = set()
@@ -27,3 +29,9 @@ def freeze_after_first_run(page: str) -> bool:
         gc.collect()
         gc.freeze()
         return True
+
+
+# At most this many page scripts run at once (the others wait their turn, in arrival order): thirty
+# sessions' first renders at once otherwise share the one GIL with the event loop (websockets,
+# ``/_stcore/health``), which then waits its turn behind all of them (benchmarks/load.py, L = 40 scenario).
+RUNS = threading.BoundedSemaphore(max(1, int(os.environ.get("EFNN_CONCURRENT_RUNS", "3"))))

@@ -23,5 +23,6 @@ P = [("overview", "Overview: Ising as an EFNN", ":material/grid_on:"), ("lessons
      ("sweeps", "Sweeps: error vs size and time", ":material/scatter_plot:")]
 pages = [st.Page(HERE / f"app_pages/{f}.py", title=t, icon=i, default=f == "overview") for f, t, i in P]
 page = st.navigation(pages)
-page.run()
+with serving.RUNS:  # a bounded number of page runs at once (app/serving.py)
+    page.run()
 serving.freeze_after_first_run(page.url_path)  # what the page loaded stays: out of later full GCs (app/serving.py)
