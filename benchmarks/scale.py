@@ -160,10 +160,11 @@ def main() -> None:
     eff = lambda one, two: [t1 / (2 * t2) for t1, t2 in zip(wall[one], wall[two])]
     pairs = {"pool (start-up included)": ("serial", "pool 2"), "warm pool": ("serial", "warm 2"),
              "dask": ("dask 1", "dask 2")}
-    print("  parallel efficiency T1 / (2 T2) at 2 workers, per repeat [from the fastest runs]:")
+    print("  parallel efficiency T1 / (2 T2) at 2 workers: per repeat, from the median runs, [from the fastest runs]:")
     for name, (one, two) in pairs.items():
         e = eff(one, two)
-        print(f"    {name:25s} {min(e):.2f}-{max(e):.2f}   [{min(wall[one]) / (2 * min(wall[two])):.2f}]")
+        print(f"    {name:25s} {min(e):.2f}-{max(e):.2f}   {med[one] / (2 * med[two]):.2f}   "
+              f"[{min(wall[one]) / (2 * min(wall[two])):.2f}]")
     over = [1 - x for x in busy["dask 1"]]
     print(f"  dask overhead (1 worker: wall minus in-task time): {min(over):.1%}-{max(over):.1%} of the wall time "
           f"({a.chunk}-configuration shards)")
