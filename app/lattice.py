@@ -94,22 +94,68 @@ def figure(spins: np.ndarray, view: str, values: str, *, height: int = 480, high
     return plots.spin_lattice(spins, height=height, highlight=highlight)
 
 
+# Box select is the lattice's default drag (dragmode "select"). Streamlit's chart then sets plotly's clickmode
+# to "event" (its frontend: a click in select mode would otherwise start a selection), so a click on a site
+# reaches Python neither as a selection nor as a click (it forwards clicks only for treemap-like charts). This
+# bridge listens to the chart's own plotly_click and sends the clicked point; it ignores clicks while the
+# user has switched the drag to pan or zoom in the toolbar, where Streamlit's click-to-select works.
+_CLICKS_JS = """
+export default function (component) {
+  const { data, setTriggerValue, parentElement } = component;
+  const box = parentElement.closest('[data-testid="stElementContainer"]');
+  if (box) box.style.display = 'none';
+  let tries = 0;
+  const attach = () => {
+    const gd = document.querySelector('.st-key-' + data.chart + ' .js-plotly-plot');
+    if (!gd || !gd.on) { if (tries++ < 400) setTimeout(attach, 25); return; }
+    if (gd.__efnnClicks) return;
+    gd.__efnnClicks = true;
+    gd.on('plotly_click', (ev) => {
+      const mode = gd._fullLayout && gd._fullLayout.dragmode;
+      if (mode !== 'select' && mode !== 'lasso') return;  // Streamlit's own click-to-select handles it
+      const p = ev && ev.points && ev.points[0];
+      if (!p) return;
+      setTriggerValue('site', {curve: p.curveNumber, point: p.pointNumber, x: p.x, y: p.y, t: Date.now()});
+    });
+  };
+  attach();
+}
+"""
+_CLICKS = st.components.v2.component("efnn_lattice_clicks", js=_CLICKS_JS, isolate_styles=False)
+
+
+def clicked_site(value, L: int | None = None) -> list[int]:
+    """The site of a click sent by the bridge: trace 0's point, or (on a lattice) the site under another
+    trace's point."""
+    if not isinstance(value, dict):
+        return []
+    return selected_sites({"selection": {"points": [{"curve_number": value.get("curve", 0), "point_index":
+                                                      value.get("point"), "x": value.get("x"), "y": value.get("y")}]}}, L)
+
+
 def clickable(fig, name: str, on_sites, L: int | None = None) -> None:
     """A lattice whose clicks / box / lasso selections call ``on_sites(indices)`` (trace 0, row-major).
+    Dragging draws a box (the default) or a lasso; a click edits one site (through the bridge above).
     The chart key changes after each applied edit, so the same site can be clicked again."""
     counter = f"_{name}_edits"
     st.session_state.setdefault(counter, 0)
     key = f"{name}_{st.session_state[counter]}"
 
-    def apply():
-        sites = selected_sites(st.session_state.get(key), L)
+    def edit(sites):
         if sites:
             on_sites(sites)
             st.session_state[counter] += 1
 
+    def apply():
+        edit(selected_sites(st.session_state.get(key), L))
+
+    def click():
+        edit(clicked_site(getattr(st.session_state.get(f"{name}_click"), "site", None), L))
+
     st.plotly_chart(fig, key=key, on_select=apply, selection_mode=("points", "box", "lasso"),
                     config={"displaylogo": False, "modeBarButtonsToRemove": ["toImage", "autoScale2d"],
                             "scrollZoom": False})
+    _CLICKS(key=f"{name}_click", data={"chart": key}, on_site_change=click)
 
 
 PRESET_LABELS = _presets.LABELS

@@ -322,6 +322,43 @@ def test_pause_step_resume_reset_drive_a_training_run(server, page):
     no_errors(page)
 
 
+def _edits(page) -> list[str]:
+    from urllib.parse import parse_qs, urlparse
+    return [e for e in parse_qs(urlparse(page.evaluate("location.href")).query).get("edits", [""])[0].split(".") if e]
+
+
+def test_box_select_is_the_default_drag_and_a_click_still_edits_one_site(server, page):
+    """Issue 16: dragging over the lattice draws a box (no toolbar step) and flips every site in it; a plain
+    click still flips exactly one site."""
+    from app import spinstate
+
+    goto(page, server, "lattice_lab", "system=double_exchange&L=10&preset=ferromagnet&tool=flip")
+    settle(page)
+    page.wait_for_selector(".js-plotly-plot .scatterlayer path.point", timeout=60000)
+    assert page.evaluate("document.querySelector('.js-plotly-plot')._fullLayout.dragmode") == "select"
+    pts = page.locator(".js-plotly-plot").first.locator(".scatterlayer .trace").first.locator("path.point")
+    a, c = pts.nth(11).bounding_box(), pts.nth(33).bounding_box()  # (row 1, col 1) .. (row 3, col 3)
+    page.mouse.move(a["x"] - 4, a["y"] - 4)
+    page.mouse.down()
+    page.mouse.move((a["x"] + c["x"]) / 2, (a["y"] + c["y"]) / 2, steps=5)
+    page.mouse.move(c["x"] + c["width"] + 4, c["y"] + c["height"] + 4, steps=5)
+    page.mouse.up()
+    wait_for(lambda: len(_edits(page)) == 1, 30, 0.2)
+    box = {r * 10 + col for r in (1, 2, 3) for col in (1, 2, 3)}
+    assert _edits(page) == [f"f~{spinstate.mask_of(sorted(box), 100)}"], _edits(page)
+    settle(page)
+    time.sleep(0.5)
+    click_site(page, 77)
+    wait_for(lambda: len(_edits(page)) == 2, 30, 0.2)
+    assert _edits(page)[1] == f"f~{spinstate.mask_of([77], 100)}", _edits(page)
+    settle(page)
+    # the drawn lattice agrees: the box's nine sites and the clicked one point down (s_z = -1), the rest up
+    wait_for(lambda: page.evaluate("document.querySelector('.js-plotly-plot')._fullData[0].marker.color.filter(v => v < 0).length") == 10, 30, 0.2)
+    down = page.evaluate("[...document.querySelector('.js-plotly-plot')._fullData[0].marker.color].flatMap((v, i) => v < 0 ? [i] : [])")
+    assert set(down) == box | {77}, down
+    no_errors(page)
+
+
 @pytest.mark.slow
 def test_edit_at_L40_shows_networks_at_once_and_the_exact_energy_later(server, page):
     goto(page, server, "lattice_lab", "system=double_exchange&L=40&preset=random&seed=3&tool=flip")

@@ -79,7 +79,7 @@ with left:
 
     lattice.clickable(lattice.figure(spins, info.view, info.values, height=480, highlight=ss.get("lab_last")),
                       "lab_lattice", edit, None if info.view == "chain" else L)
-    st.caption("Click a site, or drag a box or lasso (toolbar) over many, to apply the tool. "
+    st.caption("Click a site, or drag a box (or, from the toolbar, a lasso) over many, to apply the tool. "
                + ("Colour: s_z (red up, blue down); arrows: the in-plane part." if info.view == "vector" else ""))
     b = st.columns(4)
     b[0].button(":material/undo: Undo", on_click=cfg.undo, disabled=not cfg.edits, width="stretch")
