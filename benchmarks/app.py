@@ -113,7 +113,7 @@ def edit_page(repeats: int) -> dict:
         times.append(time.perf_counter() - t)
         if at.exception:
             raise RuntimeError(at.exception[0].value)
-    models = len(at.dataframe[0].value) if len(at.dataframe) else 0
+    models = len(at.table[0].value) if len(at.table) else 0
     return {"models": models, "median": statistics.median(times), "max": max(times)}
 
 

@@ -105,10 +105,10 @@ def test_lab_preset_shows_ed_energy_and_edit_changes_it():
     assert "f~" in qp(at)["edits"]
     next(b for b in at.button if "Undo" in b.label).click().run()
     assert wait_exact(at) == pytest.approx(e_neel, abs=1e-6)
-    table = at.dataframe[0].value
-    assert list(table["rel_error"]) == sorted(table["rel_error"]), "models sorted by relative error"
+    table = at.table[0].value
+    assert list(table["relative error"]) == sorted(table["relative error"]), "models sorted by relative error"
     assert {"SW3", "KPM"} <= set(table["model"]), "the physics baselines sit beside the networks"
-    assert table.set_index("model").loc["KPM", "rel_error"] < 1e-3  # (SW3 is 7% off on a Neel state, within
+    assert table.set_index("model").loc["KPM", "relative error"] < 1e-3  # (SW3 is 7% off on a Neel state, within
     # its own estimate: the flat lower band sits at the Fermi level; tests/test_app_analysis.py checks the bounds)
 
 
@@ -196,7 +196,7 @@ def test_lab_three_spin_system_edits_and_lists_its_models():
     at.session_state["lab.edits"] = f"f~{spinstate.mask_of([0, 1], 15)}"
     at.run()
     assert float(metric(at, "Exact energy")) != pytest.approx(e_all_up)
-    assert len(at.dataframe[0].value) > 0
+    assert len(at.table[0].value) > 0
     at.selectbox(key="lab.system").set_value("double_exchange").run()
     assert not at.exception and at.slider(key="lab.L").value == 10
 
@@ -239,7 +239,7 @@ def test_train_tiny_run_shows_metrics_and_registers_a_session_model():
     assert list(at.session_state["session_models"]) == [run.spec.name]
     at.switch_page("app_pages/lattice_lab.py").run()
     assert not at.exception
-    assert run.spec.name in list(at.dataframe[0].value["model"])
+    assert run.spec.name in list(at.table[0].value["model"])
 
 
 def test_pause_step_resume_reset_drive_the_training():
