@@ -153,14 +153,19 @@ def click_site(page, index: int, chart: int = 0) -> None:
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
 
-def wait_for(fn, timeout=30.0, step=0.1):
+def wait_for(fn, timeout=30.0, step=0.1, what="the condition"):
+    """``fn()``'s first truthy value within ``timeout`` s (polled every ``step`` s); AssertionError naming
+    ``what`` otherwise."""
     t0 = time.time()
     while time.time() - t0 < timeout:
         v = fn()
         if v:
             return v
         time.sleep(step)
-    raise AssertionError("timed out")
+    v = fn()
+    if v:
+        return v
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 @pytest.mark.xfail(strict=False, reason="issue 16 goal not met reliably: timed inside chromium (the frame after the one "

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.load import Server
-from tests.test_browser import CHROMIUM
+from tests.test_browser import CHROMIUM, wait_for
 
 psutil = pytest.importorskip("psutil")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -44,16 +44,6 @@ def workers(server_pid: int) -> set[int]:
     return out
 
 
-def wait_for(fn, timeout: float, step: float = 0.2):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return fn()
-
-
 def test_reloading_or_closing_the_page_ends_its_pool_work(server):
     """Run in a thread of its own: Playwright's sync API refuses a thread with a running event loop, which
     pytest-playwright leaves in the main thread once a browser test has run."""
@@ -80,21 +70,19 @@ def _reload_then_close(url, pid):
             page = browser.new_page()
             page.goto(f"{url}/lattice_lab?L=40")
             page.get_by_text("running ", exact=False).first.wait_for(timeout=60_000)  # the solve's worker is up
-            first = wait_for(lambda: workers(pid), 10)
-            assert first, "no worker process for the L = 40 exact solve"
+            first = wait_for(lambda: workers(pid), 10, 0.2, "a worker process for the L = 40 exact solve")
             page.reload()  # a new session; the old one's solve must end
             t0 = time.time()
-            assert wait_for(lambda: not (first & workers(pid)), GRACE + 8), "the reloaded session's worker lives on"
+            wait_for(lambda: not (first & workers(pid)), GRACE + 8, 0.2, "the reloaded session's worker to end")
             print(f"reload: old worker gone after {time.time() - t0:.1f} s")
             # a new session on another configuration (the reloaded one may share the old session's job until
             # that is cancelled); its own solve's worker must end when the page is closed
             page.goto(f"{url}/lattice_lab?L=40&seed=5")
             page.get_by_text("running ", exact=False).first.wait_for(timeout=60_000)
-            second = wait_for(lambda: workers(pid) - first, 20)
-            assert second, "the new page did not queue its own solve"
+            second = wait_for(lambda: workers(pid) - first, 20, 0.2, "the new page's own solve")
             page.close()
             t0 = time.time()
-            assert wait_for(lambda: not (second & workers(pid)), GRACE + 8), "the closed page's worker lives on"
+            wait_for(lambda: not (second & workers(pid)), GRACE + 8, 0.2, "the closed page's worker to end")
             print(f"close: worker gone after {time.time() - t0:.1f} s")
         finally:
             browser.close()
