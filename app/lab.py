@@ -87,10 +87,14 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
                          lambda: table(rows, entries))
         # A plain HTML table, not st.dataframe: after an L = 40 edit it is in the page ~0.2 s after the click,
         # before chromium redraws the lattice (the data grid was committed only with the chart, 0.5-0.9 s).
-        st.table(df.rename(columns={"rel_error": "relative error"}).style.hide(axis="index").format(
-            {"energy": "{:.4f}", "error": "{:+.2e}", "relative error": "{:.1e}"}, na_rep=""))
+        # Six narrow columns fit the half-width panel (each model's name says its kind; the baselines' below).
+        shown = df.drop(columns="kind").rename(columns={"rel_error": "relative error"})
+        st.container(key="lab_energies").table(shown.style.hide(axis="index").format(  # compact cells: app/state.py
+            {"energy": "{:.4f}", "error": "{:+.1e}", "relative error": "{:.1e}"}, na_rep=""))
+        baselines_here = df[df["kind"].fillna("").str.startswith("physics baseline")]
         st.caption("error = model − exact; relative error = |model − exact| / |exact|; time: best of 3 forward "
-                   "passes, batch 1, CPU; speed-up = exact time / model time.")
+                   "passes, batch 1, CPU; speed-up = exact time / model time."
+                   + "".join(f" {m}: a {k}." for m, k in zip(baselines_here["model"], baselines_here["kind"])))
         for r in rows:
             if r["problem"]:
                 st.caption(f"{r['model']} does not apply here: {r['problem']}")

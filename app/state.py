@@ -198,6 +198,8 @@ def style() -> None:
         .efnn-lead {{font-size: 1.05rem; color: rgba(49,51,63,0.78); margin: -0.4rem 0 0.9rem 0;
                     border-left: 3px solid #d62728; padding-left: 0.7rem;}}
         div[data-testid="stMetricValue"] {{font-size: 1.55rem;}}
+        .st-key-lab_energies th, .st-key-lab_energies td {{padding: 0.25rem 0.45rem !important; font-size: 0.8rem;}}
+        .st-key-lab_energies td, .st-key-lab_energies td * {{white-space: nowrap !important;}}
         {big}
         </style>""",
         unsafe_allow_html=True,

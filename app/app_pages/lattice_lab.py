@@ -38,7 +38,7 @@ cfg = lattice.Config("lab_", view=info.view, values=info.values, size=L, preset=
                      qx=qx, qy=qy, radius=radius, noise=noise)
 spins = cfg.spins()
 
-left, right = st.columns([1.12, 1], gap="large")
+left, right = st.columns([1, 1.1], gap="medium")
 with right:  # first: after an edit the energies are drawn before the lattice redraws
     st.subheader("Energies")
     polling = caching.exact_now(name, spins) is None and caching.solving()
