@@ -80,9 +80,6 @@ class ModelEntry:
     def arch(self) -> str:
         return str(analysis.architecture(self.model).get("arch", "?"))
 
-    def describe(self) -> str:
-        return analysis.describe(self.model)
-
 
 def pretrained_names() -> list[str]:
     try:

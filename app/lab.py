@@ -47,17 +47,14 @@ def measured(key: tuple, info, spins: np.ndarray, entries, baselines) -> list[di
     return _per_config(("rows",) + key, compute)
 
 
-def table(rows: list[dict], entries) -> pd.DataFrame:
-    """The energies table shown: model, kind, energy, error, relative error, time, speed-up."""
+def table(rows: list[dict]) -> pd.DataFrame:
+    """The energies table shown: model, energy, error, relative error, time, speed-up (each model's name says
+    its kind)."""
     df = pd.DataFrame(rows)
     df["time"] = df["seconds"].map(fmt_seconds)
     df["speed-up"] = df["speedup"].map(lambda v: "–" if v is None or not np.isfinite(v) else
                                        (f"{v:,.0f}×" if v >= 10 else f"{v:.1f}×"))
-    kinds = {e.name: e.describe() for e in entries}
-    kinds.update({r["model"]: f"physics baseline, its own error estimate {r['estimate']:.1e}" for r in rows
-                  if r.get("estimate") is not None})
-    df["kind"] = df["model"].map(kinds)
-    return df[["model", "kind", "energy", "error", "rel_error", "time", "speed-up"]]
+    return df[["model", "energy", "error", "rel_error", "time", "speed-up"]].rename(columns={"rel_error": "relative error"})
 
 
 def energies(info, spins: np.ndarray, ood_ref) -> None:
@@ -84,17 +81,16 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
         exact_progress(caching.pending(), spins.shape[0])
     if rows:
         df = _per_config(("table",) + key + (None if exact is None else (exact.energy, exact.seconds),),
-                         lambda: table(rows, entries))
+                         lambda: table(rows))
         # A plain HTML table, not st.dataframe: after an L = 40 edit it is in the page ~0.2 s after the click,
         # before chromium redraws the lattice (the data grid was committed only with the chart, 0.5-0.9 s).
-        # Six narrow columns fit the half-width panel (each model's name says its kind; the baselines' below).
-        shown = df.drop(columns="kind").rename(columns={"rel_error": "relative error"})
-        st.container(key="lab_energies").table(shown.style.hide(axis="index").format(  # compact cells: app/state.py
+        # Six narrow columns fit the half-width panel (the physics baselines' own error estimates: the caption).
+        st.container(key="lab_energies").table(df.style.hide(axis="index").format(  # compact cells: app/state.py
             {"energy": "{:.4f}", "error": "{:+.1e}", "relative error": "{:.1e}"}, na_rep=""))
-        baselines_here = df[df["kind"].fillna("").str.startswith("physics baseline")]
         st.caption("error = model − exact; relative error = |model − exact| / |exact|; time: best of 3 forward "
                    "passes, batch 1, CPU; speed-up = exact time / model time."
-                   + "".join(f" {m}: a {k}." for m, k in zip(baselines_here["model"], baselines_here["kind"])))
+                   + "".join(f" {r['model']}: a physics baseline, its own error estimate {r['estimate']:.1e}."
+                             for r in rows if r.get("estimate") is not None))
         for r in rows:
             if r["problem"]:
                 st.caption(f"{r['model']} does not apply here: {r['problem']}")

@@ -139,19 +139,24 @@ def ising_lattice(spins: np.ndarray, *, height: int = 420, title: str | None = N
     return _lattice_layout(fig, L, height, title)
 
 
+def _heatmap(v: np.ndarray, colorscale: str, *, symmetric: bool = True, **trace) -> go.Heatmap:
+    """One (L, L) map's trace: cells with a 1-px gap, hover "row, col: value", colour range symmetric around 0."""
+    vmax = float(np.abs(v).max()) or 1.0
+    kw = dict(zmin=-vmax, zmax=vmax) if symmetric else {}
+    return go.Heatmap(z=v, colorscale=colorscale, **kw, xgap=1, ygap=1,
+                      hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>", **trace)
+
+
 def scalar_map(values: np.ndarray, *, title: str = "", height: int = 360, colorscale: str = FIELD_SCALE,
                symmetric: bool = True, text: bool | None = None, colorbar_title: str = "") -> go.Figure:
     """(L, L) heatmap, row 0 on top; symmetric colour range around 0 by default."""
     v = np.asarray(values, dtype=float)
     L = v.shape[0]
-    vmax = float(np.abs(v).max()) or 1.0
-    kw = dict(zmin=-vmax, zmax=vmax) if symmetric else {}
     show_text = (L <= 12) if text is None else text
-    fig = go.Figure(go.Heatmap(
-        z=v, colorscale=colorscale, **kw, colorbar=dict(thickness=10, title=colorbar_title),
+    fig = go.Figure(_heatmap(
+        v, colorscale, symmetric=symmetric, colorbar=dict(thickness=10, title=colorbar_title),
         text=np.vectorize(lambda t: f"{t + 0.0:.2g}")(np.round(v, 6) + 0.0) if show_text else None,
         texttemplate="%{text}" if show_text else None, textfont=dict(size=10),
-        hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>", xgap=1, ygap=1,
     ))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=36, b=10), title=dict(text=title, font=dict(size=14)))
     fig.update_xaxes(visible=False, constrain="domain")
@@ -167,12 +172,9 @@ def scalar_maps(panels, *, height: int = 320, colorscale: str = FIELD_SCALE) -> 
     n = len(panels)
     fig = make_subplots(rows=1, cols=n, subplot_titles=[t for _, t in panels], horizontal_spacing=0.09)
     for i, (v, _) in enumerate(panels, start=1):
-        v = np.asarray(v, dtype=float)
-        vmax = float(np.abs(v).max()) or 1.0
         dom = fig.layout[f"xaxis{'' if i == 1 else i}"].domain
-        fig.add_trace(go.Heatmap(z=v, colorscale=colorscale, zmin=-vmax, zmax=vmax, xgap=1, ygap=1,
-                                 colorbar=dict(thickness=10, x=dom[1] + 0.005, xanchor="left", len=0.9),
-                                 hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"), 1, i)
+        fig.add_trace(_heatmap(np.asarray(v, dtype=float), colorscale,
+                               colorbar=dict(thickness=10, x=dom[1] + 0.005, xanchor="left", len=0.9)), 1, i)
         fig.update_xaxes(visible=False, constrain="domain", row=1, col=i)
         fig.update_yaxes(visible=False, autorange="reversed", scaleanchor=f"x{'' if i == 1 else i}", scaleratio=1,
                          row=1, col=i)
