@@ -82,11 +82,12 @@ def energies(info, spins: np.ndarray, ood_ref) -> None:
     if rows:
         df = _per_config(("table",) + key + (None if exact is None else (exact.energy, exact.seconds),),
                          lambda: table(rows))
-        # A plain HTML table, not st.dataframe: after an L = 40 edit it is in the page ~0.2 s after the click,
+        # A Markdown table, not st.dataframe: after an L = 40 edit it is in the page ~0.2 s after the click,
         # before chromium redraws the lattice (the data grid was committed only with the chart, 0.5-0.9 s).
         # Six narrow columns fit the half-width panel (the physics baselines' own error estimates: the caption).
-        st.container(key="lab_energies").table(df.style.hide(axis="index").format(  # compact cells: app/state.py
-            {"energy": "{:.4f}", "error": "{:+.1e}", "relative error": "{:.1e}"}, na_rep=""))
+        shown = df.assign(**{c: df[c].map(lambda v, f=f: "" if v is None or pd.isna(v) else f.format(v))
+                             for c, f in {"energy": "{:.4f}", "error": "{:+.1e}", "relative error": "{:.1e}"}.items()})
+        state.table(shown, st.container(key="lab_energies"), index=False)  # compact cells: app/state.py style()
         st.caption("error = model − exact; relative error = |model − exact| / |exact|; time: best of 3 forward "
                    "passes, batch 1, CPU; speed-up = exact time / model time."
                    + "".join(f" {r['model']}: a physics baseline, its own error estimate {r['estimate']:.1e}."

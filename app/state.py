@@ -200,6 +200,10 @@ def style() -> None:
         div[data-testid="stMetricValue"] {{font-size: 1.55rem;}}
         .st-key-lab_energies th, .st-key-lab_energies td {{padding: 0.25rem 0.45rem !important; font-size: 0.8rem;}}
         .st-key-lab_energies td, .st-key-lab_energies td * {{white-space: nowrap !important;}}
+        .st-key-ov_numbers table {{width: 100%;}}
+        .st-key-ov_numbers th {{font-weight: 400; font-size: 0.9rem;}}
+        .st-key-ov_numbers td {{font-size: 1.55rem;}}
+        .st-key-ov_numbers th, .st-key-ov_numbers td {{text-align: center !important;}}
         {big}
         </style>""",
         unsafe_allow_html=True,
@@ -208,3 +212,41 @@ def style() -> None:
 
 def escape(text: str) -> str:
     return html.escape(str(text))
+
+
+def table(df, where=None, *, index: bool = True) -> None:
+    """``df`` drawn as a Markdown table in ``where`` (default: the page): the index (if ``index``) then every
+    column, as text, each cell escaped with ``plain``; the first column left-aligned, the others right.
+    Unlike ``st.table`` it needs no lazily loaded frontend chunk (st.table's brings ~0.9 MB of Arrow code), so
+    a fresh browser paints it as soon as it arrives, not after plotly's 4.6 MB chunk has been evaluated
+    (which held st.table's first paint for 1-1.5 s; tests/test_browser.py times it). ``read_table`` reads it."""
+    frame = df.reset_index() if index else df
+    cell = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else plain(v)  # noqa: E731
+    lines = ["| " + " | ".join(plain(c) for c in frame.columns) + " |",
+             "|" + "|".join([":---"] + ["---:"] * (frame.shape[1] - 1)) + "|"]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    (where or st).markdown("\n".join(lines))
+
+
+def read_table(text: str):
+    """The cells of a Markdown table written by ``table`` as a DataFrame of strings (header = columns), or
+    None when ``text`` is not one: the tests and benchmarks/stclient.py read the pages' tables with it."""
+    import pandas as pd
+
+    lines = str(text).strip().splitlines()
+    if len(lines) < 2 or not lines[0].startswith("|") or not set(lines[1]) <= set("|:- "):
+        return None
+
+    def cells(line: str) -> list[str]:
+        out, cur, chars = [], [], iter(line.strip()[1:])
+        for c in chars:
+            if c == "\\":
+                cur.append(next(chars, ""))
+            elif c == "|":
+                out.append("".join(cur).strip())
+                cur = []
+            else:
+                cur.append(c)
+        return out
+
+    return pd.DataFrame([cells(line) for line in lines[2:]], columns=cells(lines[0]))

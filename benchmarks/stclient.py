@@ -27,13 +27,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+sys.path[:0] = [p for p in (str(Path(__file__).resolve().parents[1]),) if p not in sys.path]
+from app import state  # noqa: E402  (its read_table reads the pages' Markdown tables)
 
 #: element kinds whose string fields are collected as the run's visible text
 TEXT_KINDS = ("markdown", "alert", "metric", "progress", "heading", "text", "exception", "toast", "code")
@@ -49,7 +54,8 @@ class Run:
     seconds: float | None = None       # request -> script_finished; None while unfinished
     status: str | None = None          # "ok", "compile error", "fragment ok"
     texts: list[tuple[str, str]] = field(default_factory=list)   # (kind, text) of every text element
-    metrics: dict[str, str] = field(default_factory=dict)        # metric label -> value
+    metrics: dict[str, str] = field(default_factory=dict)        # metric label -> value (st.metric, and the
+    #                                        header -> cell of a one-row Markdown table: app.state.table)
     errors: list[str] = field(default_factory=list)              # Exception elements and st.error bodies
     claimed: str | None = None         # id of the script run serving this request
 
@@ -246,6 +252,12 @@ class Session:
             text = sub.text
         else:
             text = getattr(sub, "body", "")
+            one_row = state.read_table(text) if kind == "markdown" else None
+            if one_row is not None and len(one_row) == 1:
+                for label, value in one_row.iloc[0].items():
+                    self.metrics[label] = value
+                    for r in self._current:
+                        r.metrics[label] = value
         self.seen.append(text)
         for r in self._current:
             r.texts.append((kind, text))

@@ -33,10 +33,12 @@ CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shut
                  if p and os.path.exists(p)), None)
 PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "architecture", "field_theory"]
 # what "meaningful" means per page: the element whose appearance says the page's content is there
-# (title and the page's own numbers or controls; plotly charts finish drawing later, see the test)
-MEANINGFUL = {"overview": "[data-testid='stMetricValue']", "lessons": "text=Try this",
-              "lattice_lab": "[data-testid='stMetricValue']", "train": "button:has-text('Play')",
-              "generalization": "[data-testid='stTable']", "architecture": "[data-testid='stTable']",
+# (the page's own numbers: the Overview's three energies, the Lattice lab's energies table, the Generalization
+# errors and the parameter counts; the Lessons' first step; the Train controls); plotly charts finish drawing
+# later, see the test
+MEANINGFUL = {"overview": ".st-key-ov_numbers td", "lessons": "text=Try this",
+              "lattice_lab": ".st-key-lab_energies td", "train": "button:has-text('Play')",
+              "generalization": ".st-key-gen_table td", "architecture": ".st-key-arch_counts td",
               "field_theory": "[data-testid='stTab']"}
 # The same, as a test inside the page (for timing there: see test_first_meaningful_render_in_a_fresh_browser)
 MEANINGFUL_JS = {name: f"document.querySelector({sel!r}) !== null" for name, sel in MEANINGFUL.items()
@@ -212,7 +214,8 @@ def _state_of(page, name):
             (i.getAttribute('aria-label') || '') + '=' + i.getAttribute('aria-valuenow')),
         ...[...document.querySelectorAll('[data-testid=stMain] [data-baseweb=select] [value], [data-baseweb=tag]')].map(
             e => e.textContent),
-        ...[...document.querySelectorAll('[data-testid=stMetricValue]')].map(e => e.textContent)]""")
+        ...[...document.querySelectorAll('[data-testid=stMetricValue], [data-testid=stMarkdownContainer] td')].map(
+            e => e.textContent)]""")
     return sorted(controls)
 
 
@@ -264,9 +267,10 @@ def test_shared_url_shows_the_same_state_in_a_new_browser(server, browser, name)
 
 
 def _table(page):
-    """The first table's cells as text: an st.table's HTML rows, or an st.dataframe grid's (it draws on a
-    canvas; its cells live in the canvas's accessible table, which inner_text does not see)."""
-    return page.locator("[data-testid='stDataFrame'], [data-testid='stTable']").first.evaluate(
+    """The first table's cells as text: a Markdown table's HTML rows (app.state.table), or an st.dataframe
+    grid's (it draws on a canvas; its cells live in the canvas's accessible table, which inner_text does not
+    see)."""
+    return page.locator("[data-testid='stDataFrame'], [data-testid='stMarkdownContainer'] table").first.evaluate(
         "el => [...el.querySelectorAll('[role=row], tr')].map(r => [...r.querySelectorAll('[role=gridcell],"
         "[role=columnheader],td,th')].map(c => c.textContent.trim()).join(' | ')).join('\\n')")
 
@@ -397,7 +401,7 @@ def test_edit_at_L40_shows_networks_at_once_and_the_exact_energy_later(server, p
     for site in (820, 861, 902):
         table0 = _table(page)
         page.evaluate("""() => { const el = document.querySelector('[data-testid=stMain]'); const cells = () =>
-            [...el.querySelectorAll('[data-testid=stTable] td')].map(c => c.textContent).join('|');
+            [...el.querySelectorAll('.st-key-lab_energies td')].map(c => c.textContent).join('|');
             const before = cells(); window.__edit = {};
             document.addEventListener('mousedown', () => { window.__edit.click = performance.now(); }, {capture: true, once: true});
             new MutationObserver((_, obs) => { if (cells() === before) return; obs.disconnect();

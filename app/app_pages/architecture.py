@@ -66,7 +66,7 @@ rows = []
 for a_ in _arch.ARCHS:
     rows.append({"architecture": _arch.TITLES[a_]} | {f"C={cc}": ARCHITECTURES[a_].parameter_count(
         "lattice", channels=cc, layers=n) for cc in (1, 3, 5, 7, 9)})
-st.table(pd.DataFrame(rows).set_index("architecture"))
+state.table(pd.DataFrame(rows).set_index("architecture").map("{:,}".format), st.container(key="arch_counts"))
 st.caption(f"Lattice networks with n = {n} layers (efnn_core.nets.ARCHITECTURES). At C = {C}: "
            + ", ".join(f"{_arch.TITLES[a_]} {ARCHITECTURES[a_].parameter_count('lattice', channels=C, layers=n):,}"
                        for a_ in _arch.ARCHS)

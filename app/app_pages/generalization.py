@@ -83,7 +83,7 @@ else:
         table = df.pivot_table(index="model", columns="L", values="rel_error", sort=False).reindex(columns=Ls)
         table.columns = [f"L={L}" for L in table.columns]
         st.markdown(f"**Relative error by lattice size** (first {int(n)} test configurations of each size)")
-        st.table(table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2e}"))  # a plain table: light to draw
+        state.table(table.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2e}"), st.container(key="gen_table"))
         if skipped:
             st.caption("Not applicable: " + "; ".join(skipped))
         every = st.expander("All numbers", key="gen_all_open", on_change="rerun")
@@ -125,5 +125,5 @@ if stats:
                       legend=dict(orientation="h", y=-0.3))
     st.plotly_chart(fig, key="gen_labels")
     formats = {"mean E": "{:.3f}", "std E": "{:.3f}", "mean E / N": "{:.5f}", "std E / L": "{:.4f}"}
-    st.table(sd.assign(**{c: sd[c].map(f.format) for c, f in formats.items() if c in sd}).set_index("L"))
+    state.table(sd.assign(**{c: sd[c].map(f.format) for c, f in formats.items() if c in sd}).set_index("L"))
 state.sync_url()

@@ -4,6 +4,7 @@ The start page, opened by a whole class at once: its figures and the decompositi
 of the spins, so they are built once per configuration and shared by every session (the same objects
 that would be computed again; ``st.plotly_chart`` only reads them).
 """
+import pandas as pd
 import streamlit as st
 
 from app import arch, lattice, plots, state
@@ -57,11 +58,11 @@ with left:
     st.button(":material/undo: Undo", on_click=cfg.undo, disabled=not cfg.edits)
 res = decomposition(spins)
 with right:
-    m1, m2, m3 = st.columns(3)
-    delta = None if before is None else f"{res['exact'] - before:+.0f} after last flip"
-    m1.metric("Exact H = −J Σ⟨ij⟩ sᵢsⱼ", f"{res['exact']:.0f}", delta=delta, delta_color="off")
-    m2.metric("Σᵢ sᵢ φᵢ", f"{res['sum_quasi']:.0f}")
-    m3.metric("EFNN output E", f"{res['efnn']:.0f}")
+    # the three numbers as a Markdown table (large type: app/state.py style()), painted as soon as they arrive
+    state.table(pd.DataFrame({"Exact H = −J Σ⟨ij⟩ sᵢsⱼ": [f"{res['exact']:.0f}"], "Σᵢ sᵢ φᵢ": [f"{res['sum_quasi']:.0f}"],
+                              "EFNN output E": [f"{res['efnn']:.0f}"]}), st.container(key="ov_numbers"), index=False)
+    if before is not None:
+        st.caption(f"The last flip changed H by {res['exact'] - before:+.0f}.")
     diff = abs(res["efnn"] - res["exact"])
     if diff < 1e-9:
         st.success(f"The hand-built EFNN reproduces the exact energy: |E − H| = {diff:.1g}.", icon=":material/check_circle:")
