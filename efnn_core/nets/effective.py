@@ -218,13 +218,20 @@ class EffectiveModel:
 
         def dot(d):  # D_d(i) = s_i . s_{i+d}, (b, L, L)
             if d not in dots:
-                dots[d] = (s * np.roll(s, (-d[0], -d[1]), (1, 2))).sum(-1)
+                dots[d] = np.einsum("byxc,byxc->byx", s, np.roll(s, (-d[0], -d[1]), (1, 2)))
             return dots[d]
 
         cols = [np.full(b, float(L * L))]
         cols += [dot(d).sum((1, 2)) for d in two]
+        # sum_i D_a(i) D_b(i + e) for every 4-body term: D_b periodically padded once, so each shift e is a
+        # view, contracted without a temporary (half the time of rolling a copy per term)
+        reach = max((max(abs(e[0]), abs(e[1])) for _, e, _ in four), default=0)
+        padded: dict = {}
         for a, e, d2 in four:
-            cols.append((dot(a) * np.roll(dot(d2), (-e[0], -e[1]), (1, 2))).sum((1, 2)))
+            if d2 not in padded:
+                padded[d2] = np.pad(dot(d2), ((0, 0), (reach, reach), (reach, reach)), mode="wrap")
+            shifted = padded[d2][:, reach + e[0]:reach + e[0] + L, reach + e[1]:reach + e[1] + L]
+            cols.append(np.einsum("byx,byx->b", dot(a), shifted))
         return np.stack(cols, 1)
 
     # ------------------------------------------------------------------ fit / predict
