@@ -1,23 +1,26 @@
 """Scaling of ED labelling: local process pool against Dask at 1 and 2 workers, and Dask's per-task cost.
 
-All in one process, the same L = 20 complex128 shards (``ed.solve_chunk`` tasks), interleaved repeats
-(shared machines are noisy: quote ranges):
+All in one process, the same L = 20 complex128 shards (``ed.solve_chunk`` tasks):
 
 * ``serial``: ``map_tasks`` with ``workers=1`` (in this process, one BLAS thread) -- the baseline;
 * ``pool 2``: the default local spawn pool of 2 processes (its start-up included, as a user pays it
   once per command);
-* ``warm 2``: the same pool kept open between runs (start-up excluded: a long generation's steady state);
+* ``warm 2``: a pool of 2 processes started and warmed before the run (a long generation's steady state);
 * ``dask 1`` / ``dask 2``: ``local:1`` / ``local:2`` LocalClusters (their start-up and the workers'
   first import excluded, as on a running cluster).
 
+Each executor exists only for its own run (started and warmed untimed, closed after it), so no idle
+cluster's heartbeats and monitors share the cores with the run being timed.  This host's speed drifts by
+tens of percent within a minute, so each pair is timed ABBA (1 worker, 2 workers, 2 workers, 1 worker)
+and its efficiency is T1 / (2 T2) from the two runs of each: a linear drift cancels.
+
 Per run: wall time, and how busy the workers were (summed in-task seconds / (workers x wall)), which
 other jobs on the machine slow down but do not make idle; for one Dask worker, 1 - busy is Dask's own
-overhead.  Parallel efficiency at 2 workers = T(1 worker) / (2 T(2 workers)).  Then the cost of a trivial
-task (returns its argument) through ``map_tasks`` on Dask and on the local pool, as a share of a default
-L = 20 shard (``data.shard_size(20)`` configurations), and one end-to-end ``data.generate`` per backend;
-every sha256 is compared.
+overhead.  Then the cost of a trivial task (returns its argument) through ``map_tasks`` on Dask and on
+the local pool, as a share of a default L = 20 shard (``data.shard_size(20)`` configurations), and one
+end-to-end ``data.generate`` per backend; every sha256 is compared.
 
-    python benchmarks/scale.py              # ~4 minutes on 2 idle cores
+    python benchmarks/scale.py              # ~8 minutes on 2 idle cores
     python benchmarks/scale.py --repeat 2 --count 24
     python benchmarks/scale.py --raw --repeat 3   # what the hardware allows: two labelling processes at once
     OMP_NUM_THREADS=1 python benchmarks/scale.py --memory 40 --memory-count 3   # peak RSS of one task
@@ -26,6 +29,7 @@ every sha256 is compared.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -118,7 +122,7 @@ def main() -> None:
     if a.memory:
         return memory(a.memory, a.memory_count)
     print(f"load average (1, 5, 15 min) at the start: {os.getloadavg()} on {parallel.cpu_count()} cores")
-    modes = {"serial": (1, {"workers": 1}), "pool 2": (2, {"workers": 2}), "warm 2": (2, {}), "dask 1": (1, {}),
+    modes = {"serial": (1, {"workers": 1}), "pool 2": (2, {"workers": 2}), "warm 2": (2, {"workers": 2}), "dask 1": (1, {}),
              "dask 2": (2, {})}
     wall: dict[str, list[float]] = {k: [] for k in modes}
     busy: dict[str, list[float]] = {k: [] for k in modes}
@@ -127,27 +131,36 @@ def main() -> None:
     tasks = [("double_exchange", {}, spins[i:i + a.chunk], "double") for i in range(0, a.count, a.chunk)]
     if a.raw:
         return raw_pair(tasks[: max(2, len(tasks) // 2)], a.repeat)
-    with parallel.executor_from("local:1") as d1, parallel.executor_from("local:2") as d2, \
-            parallel.local_pool(2) as warm:
-        modes["dask 1"][1]["executor"], modes["dask 2"][1]["executor"] = d1, d2
-        modes["warm 2"][1].update(executor=warm, workers=2)
-        for ex in (d1, d2, warm):  # the workers import efnn_core once, as on a running cluster
-            list(parallel.map_tasks(timed_shard, tasks[:2] * 2, executor=ex))
-        for r in range(a.repeat):
-            for key, (n, kw) in modes.items():
-                w, b, sha = label(tasks, **kw)
-                wall[key].append(w)
-                busy[key].append(b / (n * w))
-                shas.add(sha)
-                print(f"run {r + 1}: {key:7s} {w:6.2f} s  {a.count / w:6.2f} config/s  workers busy {b / (n * w):5.1%}"
-                      f"  sha256 {sha[:12]}  load {os.getloadavg()[0]:.1f}", flush=True)
+
+    def run(key: str) -> None:
+        n, kw = modes[key]
+        with contextlib.ExitStack() as stack:
+            if key.startswith(("warm", "dask")):  # started, and its workers import efnn_core, untimed
+                ex = stack.enter_context(parallel.local_pool(2) if key == "warm 2"
+                                         else parallel.executor_from(f"local:{n}"))
+                list(parallel.map_tasks(timed_shard, tasks[:2] * n, executor=ex))
+                kw = {**kw, "executor": ex}
+            w, b, sha = label(tasks, **kw)
+        wall[key].append(w)
+        busy[key].append(b / (n * w))
+        shas.add(sha)
+        print(f"run {r + 1}: {key:7s} {w:6.2f} s  {a.count / w:6.2f} config/s  workers busy {b / (n * w):5.1%}"
+              f"  sha256 {sha[:12]}  load {os.getloadavg()[0]:.1f}", flush=True)
+
+    for r in range(a.repeat):
+        for key in ("serial", "warm 2", "warm 2", "serial", "pool 2", "dask 1", "dask 2", "dask 2", "dask 1"):
+            run(key)
+    with parallel.executor_from("local:2") as d2:
+        list(parallel.map_tasks(identity, list(range(8)), executor=d2))
         trivial = {"dask 2": [per_task(d2, a.trivial) for _ in range(a.repeat)],
                    "pool 2": [per_task(None, a.trivial, workers=2) for _ in range(a.repeat)]}
         print("\nend-to-end data.generate, same configurations:", flush=True)
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as tmp, parallel.executor_from("local:1") as d1, \
+                parallel.local_pool(2) as warm:
+            execs = {"warm 2": {"executor": warm}, "dask 1": {"executor": d1}, "dask 2": {"executor": d2}}
             for key, (_, kw) in modes.items():
                 m = data.generate("bench", L=a.L, count=a.count, seed=99, chunk=a.chunk, out_dir=Path(tmp) / key,
-                                  progress=False, **kw)
+                                  progress=False, **{**kw, **execs.get(key, {})})
                 shas.add(m["sha256_energies"])
                 print(f"  {key:7s} {m['generation_seconds']:6.2f} s  sha256 {m['sha256_energies'][:12]}", flush=True)
     print(f"\nload average (1, 5, 15 min) at the end: {os.getloadavg()} on {parallel.cpu_count()} cores")
@@ -157,13 +170,19 @@ def main() -> None:
     for k, v in wall.items():
         print(f"  {k:7s} {min(v):6.2f}-{max(v):6.2f} s   {a.count / med[k]:6.2f} config/s (median)   "
               f"workers busy {min(busy[k]):.1%}-{max(busy[k]):.1%}")
-    eff = lambda one, two: [t1 / (2 * t2) for t1, t2 in zip(wall[one], wall[two])]
+    def eff(one: str, two: str) -> list[float]:
+        """T1 / (2 T2) per repeat: ABBA pairs (two runs of each per repeat) where both were run twice."""
+        k1, k2 = len(wall[one]) // a.repeat, len(wall[two]) // a.repeat
+        return [statistics.mean(wall[one][r * k1:(r + 1) * k1]) / (2 * statistics.mean(wall[two][r * k2:(r + 1) * k2]))
+                for r in range(a.repeat)]
+
     pairs = {"pool (start-up included)": ("serial", "pool 2"), "warm pool": ("serial", "warm 2"),
              "dask": ("dask 1", "dask 2")}
-    print("  parallel efficiency T1 / (2 T2) at 2 workers: per repeat, from the median runs, [from the fastest runs]:")
+    print("  parallel efficiency T1 / (2 T2) at 2 workers: per repeat (ABBA means), their median, [from the fastest "
+          "runs]:")
     for name, (one, two) in pairs.items():
         e = eff(one, two)
-        print(f"    {name:25s} {min(e):.2f}-{max(e):.2f}   {med[one] / (2 * med[two]):.2f}   "
+        print(f"    {name:25s} {min(e):.2f}-{max(e):.2f}   {statistics.median(e):.2f}   "
               f"[{min(wall[one]) / (2 * min(wall[two])):.2f}]")
     over = [1 - x for x in busy["dask 1"]]
     print(f"  dask overhead (1 worker: wall minus in-task time): {min(over):.1%}-{max(over):.1%} of the wall time "
