@@ -216,13 +216,17 @@ def escape(text: str) -> str:
 
 def table(df, where=None, *, index: bool = True) -> None:
     """``df`` drawn as a Markdown table in ``where`` (default: the page): the index (if ``index``) then every
-    column, as text, each cell escaped with ``plain``; the first column left-aligned, the others right.
+    column, as one line of text escaped with ``plain`` (untrusted names show literally); the first column
+    left-aligned, the others right.
     Unlike ``st.table`` it needs no lazily loaded frontend chunk (st.table's brings ~0.9 MB of Arrow code), so
     a fresh browser paints it as soon as it arrives, not after plotly's 4.6 MB chunk has been evaluated
     (which held st.table's first paint for 1-1.5 s; tests/test_browser.py times it). ``read_table`` reads it."""
     frame = df.reset_index() if index else df
-    cell = lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else plain(v)  # noqa: E731
-    lines = ["| " + " | ".join(plain(c) for c in frame.columns) + " |",
+
+    def cell(v) -> str:  # one line of escaped text (a line break would end the table row)
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else plain(" ".join(str(v).split()))
+
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |",
              "|" + "|".join([":---"] + ["---:"] * (frame.shape[1] - 1)) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
     (where or st).markdown("\n".join(lines))

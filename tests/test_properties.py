@@ -200,3 +200,27 @@ def test_spin_file_parser_json(value):
         _uploads.parse_spins("a.json", json.dumps(value).encode(), system=get_system("double_exchange"), view="vector")
     except ValueError:
         pass
+
+
+@FAST
+@given(st.lists(st.lists(st.text(max_size=12), min_size=2, max_size=2), min_size=1, max_size=4),
+       st.lists(st.text(max_size=8), min_size=2, max_size=2, unique=True))
+def test_markdown_table_shows_any_text_literally(rows, header):
+    """app.state.table escapes every cell (Markdown, HTML, pipes, backslashes, line breaks) and read_table
+    gets the same text back: what a name says is what the table shows."""
+    import pandas as pd
+
+    from app import state
+
+    class Page:
+        def markdown(self, text):
+            self.text = text
+
+    page = Page()
+    state.table(pd.DataFrame(rows, columns=header), page, index=False)
+    assert len(page.text.splitlines()) == 2 + len(rows)  # one line per row: no cell broke the table
+    assert "<" not in page.text.replace("\\<", "")  # no raw HTML
+    back = state.read_table(page.text)
+    flat = lambda t: " ".join(t.split())  # noqa: E731
+    assert list(back.columns) == [flat(h) for h in header]
+    assert back.values.tolist() == [[flat(c) for c in r] for r in rows]

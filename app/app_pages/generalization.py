@@ -32,7 +32,7 @@ Ls = sorted(state.control("gL", c[0].multiselect, "Lattice sizes L", available_L
                           options=available_L))
 all_names = [e.name for e in entries]
 names = state.control("models", c[1].multiselect, "Models", default, state.parse_list(all_names), options=all_names)
-# 25 by default: a server's first visitor waits for every model on every size (2.4 s on 2 cores; 50 took 4.8 s),
+# 25 by default: a server's first visitor waits for every model on every size (2.7 s on 2 cores; 50: 4.9 s),
 # and 25 configurations already fix each relative error to about ±15 %
 n = state.control("gn", c[2].select_slider, "configurations per L", 25, state.parse_choice([10, 25, 50, 100, 200, 500]),
                   options=[10, 25, 50, 100, 200, 500], help="The first n configurations of each test set (the "
