@@ -173,7 +173,7 @@ class EffectiveModel:
         max_range = _int(max_range, "max_range", 1, MAX_RANGE)
         window = _int(window, "window", 1, MAX_WINDOW)
         max_features = _int(max_features, "max_features", 1, MAX_FEATURES)
-        if isinstance(ridge, bool) or not isinstance(ridge, numbers.Real) or not (0 <= float(min(ridge, 1e300)) < math.inf):
+        if isinstance(ridge, bool) or not isinstance(ridge, numbers.Real) or not (0 <= ridge <= 1e300):  # NaN fails
             raise ValueError(f"ridge must be a finite number >= 0, got {ridge!r:.40}")
         self.kind, self.tile, self.ridge = kind, tile, float(ridge)
         self.max_range, self.window, self.max_features = max_range, window, max_features
