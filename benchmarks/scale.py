@@ -132,7 +132,7 @@ def main() -> None:
     if a.raw:
         return raw_pair(tasks[: max(2, len(tasks) // 2)], a.repeat)
 
-    def run(key: str) -> None:
+    def run(key: str, r: int) -> None:
         n, kw = modes[key]
         with contextlib.ExitStack() as stack:
             if key.startswith(("warm", "dask")):  # started, and its workers import efnn_core, untimed
@@ -149,7 +149,7 @@ def main() -> None:
 
     for r in range(a.repeat):
         for key in ("serial", "warm 2", "warm 2", "serial", "pool 2", "dask 1", "dask 2", "dask 2", "dask 1"):
-            run(key)
+            run(key, r)
     with parallel.executor_from("local:2") as d2:
         list(parallel.map_tasks(identity, list(range(8)), executor=d2))
         trivial = {"dask 2": [per_task(d2, a.trivial) for _ in range(a.repeat)],

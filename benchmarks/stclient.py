@@ -27,18 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-sys.path[:0] = [p for p in (str(Path(__file__).resolve().parents[1]),) if p not in sys.path]
-from app import state  # noqa: E402  (its read_table reads the pages' Markdown tables)
+from app import state  # its read_table reads the pages' Markdown tables
 
 #: element kinds whose string fields are collected as the run's visible text
 TEXT_KINDS = ("markdown", "alert", "metric", "progress", "heading", "text", "exception", "toast", "code")
