@@ -43,7 +43,7 @@ def phi0_samples(d, N, m, cutoff, L, alpha, box, M: int, seed: int) -> dict:
 def two_point(d, N, m, cutoff, L, alpha, box, M: int, seed: int) -> dict:
     cfg = cfg_of(d, N, m, cutoff, L, alpha, box)
     est = nnft.two_point(cfg, M, seed, r_max=min(6.0 / m, L / 2), n_lag=30)
-    r = est.r if not box else est.r
+    r = est.r
     rf = np.linspace(0, r.max(), 300)
     return {"r": r, "G": est.G.value, "se": est.G.stderr, "rf": rf, "theory": theory.propagator(rf, cfg),
             "nocut": theory.propagator_no_cutoff(rf, d, m)}

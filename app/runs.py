@@ -80,7 +80,7 @@ class Manager:
         self.error: str | None = None   # why the last job could not be queued or ended early
         self._lock = threading.Lock()
         self._job = None                # the pool job training the unfinished runs (None: none yet)
-        self._steps = 0                 # single steps asked for and not yet done
+        self._steps = 0                 # steps and pauses sent and not yet acknowledged by the child
         self._owner: str | None = None
 
     # -------------------------------------------------------------- commands (page thread)
@@ -142,8 +142,7 @@ class Manager:
             if self._job is not None and not self._job.ended and more:
                 self._job.send(("add", [self._payload(r) for r in more]))
             self._ensure_job()
-            if self._job is not None:
-                self._job.send(("mode", "play"))
+            self._send_mode("play")
 
     def clear(self) -> None:
         with self._lock:
@@ -151,15 +150,18 @@ class Manager:
                 del self.runs[k]
 
     def _command(self, *, mode: str, step: str | None = None) -> None:
+        """Send a mode (and a step). A pause is acknowledged by the child once the round of epochs it was in
+        has been sent: until then the page keeps polling, so the last events of a paused run are drawn."""
         with self._lock:
             self.mode = mode
-            if step:
-                self._steps += 1
             self._ensure_job()
-            if self._job is not None:
-                self._job.send(("mode", mode))
-                if step:
-                    self._job.send(("step", step))
+            self._send_mode(mode)
+            if step and self._job is not None and self._job.send(("step", step)):
+                self._steps += 1
+
+    def _send_mode(self, mode: str) -> None:
+        if self._job is not None and self._job.send(("mode", mode)) and mode != "play":
+            self._steps += 1  # the child acknowledges a pause (lock held)
 
     @property
     def active(self) -> bool:
@@ -167,7 +169,7 @@ class Manager:
 
     @property
     def busy(self) -> bool:
-        """Training is progressing or waiting for a worker (playing, or a step not yet done)."""
+        """Training is progressing or waiting for a worker (playing, or a step or pause not yet acknowledged)."""
         return self.active and (self.mode == "play" or self._steps > 0)
 
     def position(self) -> int | None:
@@ -184,10 +186,12 @@ class Manager:
                         "predictions": r.predictions, "labels": r.labels, "n_params": r.n_params, "run": r}
                     for n, r in self.runs.items()}
 
-    def table(self) -> list[dict]:
+    def table(self, snap: dict | None = None) -> list[dict]:
+        """One row per run from its last event; ``snap``: the snapshot the page's curves were drawn from, so
+        that the table and the curves show the same events."""
         rows = []
         pos = self.position()
-        for name, r in self.snapshot().items():
+        for name, r in (self.snapshot() if snap is None else snap).items():
             last = r["events"][-1] if r["events"] else {}
             status = f"queued: position {pos}" if pos and not r["finished"] else r["status"]
             rows.append({"run": name, "arch": r["spec"].arch, "parameters": r["n_params"], "status": status,
@@ -278,9 +282,9 @@ class Manager:
                 self._steps = 0
                 self._end_unstarted()
             elif todo:  # runs added after the child had decided it was done: a new job continues them
+                self._steps = 0  # nothing the old job left unacknowledged will be
                 self._ensure_job()
-                if self._job is not None:
-                    self._job.send(("mode", self.mode))
+                self._send_mode(self.mode)
             else:
                 self._steps = 0
 
@@ -358,7 +362,8 @@ def train_child(chan, payload: dict) -> dict:
     "pause")``, ``("step", "epoch" | "batch")``, ``("stop",)``, ``("add", [runs])``), sending
     ``("start", name, n_params)``, ``("event", name, event, maps, status)``, ``("final", name, event, maps,
     status, weights, meta, predictions, labels)``, ``("ended", name)``, ``("failed", name, message)`` and
-    ``("step_done",)``.  Returns once every run has ended."""
+    ``("step_done",)`` (after each step, and after each pause once the round in progress has been sent).
+    Returns once every run has ended."""
     import time
 
     runs = {p["spec"].name: _ChildRun(p) for p in payload["runs"]}
@@ -373,6 +378,7 @@ def train_child(chan, payload: dict) -> dict:
                 for r in runs.values():
                     if r.gen is not None and not r.finished:
                         chan.send(("status", r.spec.name, "paused"))
+                chan.send(("step_done",))
         elif cmd[0] == "step":
             steps.append(cmd[1])
         elif cmd[0] == "add":

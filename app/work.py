@@ -51,7 +51,8 @@ def _mc_view(run) -> dict:
 def mc_child(chan, L: int, methods: tuple, surrogate, chains: int, seed: int) -> dict:
     """Pool worker: a ``Comparison`` of ED-Metropolis and/or SLMC under the page's commands ``("step",
     seconds)``, ``("play",)`` (renewed by every poll of the page: a lease of ``MC_LEASE_S``) and
-    ``("pause",)``; sends ``("view", dict)`` after every slice.  ``surrogate`` is a pretrained name or
+    ``("pause",)``; sends ``("view", dict)`` after every slice and ``("step_done",)`` after each step and
+    each pause.  ``surrogate`` is a pretrained name or
     ``("checkpoint", weights, meta)`` of a session model (read by ``checkpoint.load_bytes``)."""
     import time
 
@@ -69,8 +70,9 @@ def mc_child(chan, L: int, methods: tuple, surrogate, chains: int, seed: int) ->
             idle_since = time.time()
             if cmd[0] == "play":
                 play_until = time.time() + MC_LEASE_S
-            elif cmd[0] == "pause":
+            elif cmd[0] == "pause":  # acknowledged after the slice in progress has sent its view
                 play_until = 0.0
+                chan.send(("step_done",))
             elif cmd[0] == "step":
                 steps.append(float(cmd[1]))
         if steps:
@@ -130,7 +132,7 @@ class RemoteChains:
 
     @property
     def pending(self) -> bool:
-        """Waiting for a worker, for the first view or for a step."""
+        """Waiting for a worker, for the first view, for a step or for a pause to be acknowledged."""
         return not self.job.ended and (self.job.state == "queued" or self.view is None or self._steps > 0)
 
     def position(self) -> int | None:
@@ -144,7 +146,9 @@ class RemoteChains:
         self.job.send(("play",))
 
     def pause(self) -> None:
-        self.job.send(("pause",))
+        """Pending until the worker acknowledges, so that the page draws the view of the slice it was in."""
+        if self.job.send(("pause",)):
+            self._steps += 1
 
     def cancel(self) -> None:
         self.job.cancel()

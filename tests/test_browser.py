@@ -235,7 +235,10 @@ def test_shared_url_shows_the_same_state_in_a_new_browser(server, browser, name)
     a = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     goto(a, server, name, "preset=ferromagnet" if name in ("overview", "lattice_lab") else "")
     settle(a)
-    href = lambda: a.evaluate("location.href")
+
+    def href():
+        return a.evaluate("location.href")
+
     before = href()
     ACTIONS[name](a)
     settle(a)

@@ -283,6 +283,46 @@ def test_stop_of_a_running_training_keeps_the_best_weights(one_worker):
     assert _until(lambda: pool.stats()["running"] == 0, 10)  # the worker ended with its runs
 
 
+def test_a_paused_training_stays_busy_until_its_last_events_are_in(one_worker):
+    """Pause reaches the worker mid-round: the events of that round still come, and the page (which polls
+    while busy) must see them. Once busy is False nothing moves, and every run ends the round paused."""
+    pool, blocker = one_worker
+    blocker.cancel()
+    m = _tiny_manager()
+    m.play()
+    assert _until(lambda: all(len(r.events) >= 3 for r in m.runs.values()))
+    m.pause()
+    assert m.busy  # the acknowledgement is not in yet
+    assert _until(lambda: not m.busy, 30)
+    counts = {n: len(r.events) for n, r in m.runs.items()}
+    time.sleep(1.5)
+    assert {n: len(r.events) for n, r in m.runs.items()} == counts, "events after the pause was acknowledged"
+    assert len({r.events[-1]["epoch_x"] for r in m.runs.values()}) == 1  # the round was finished for every run
+    assert {row["status"] for row in m.table()} == {"paused"}
+    m.stop()
+    assert _until(lambda: not m.active, 30)
+
+
+def test_paused_monte_carlo_chains_are_pending_until_the_last_view_is_in(one_worker):
+    from app import work
+
+    pool, blocker = one_worker
+    blocker.cancel()
+    run = work.RemoteChains(6, ("ed",), "none", chains=1, seed=0)
+    assert _until(lambda: (run.poll(), run.view)[1] is not None, 60)
+    run.play()
+    first = run.view
+    assert _until(lambda: (run.poll(), run.view)[1] is not first, 30)
+    run.pause()
+    assert run.pending
+    assert _until(lambda: (run.poll(), not run.pending)[1], 30)
+    shown = run.view
+    time.sleep(1.5)
+    run.poll()
+    assert run.view is shown, "a view arrived after the pause was acknowledged"
+    run.cancel()
+
+
 def test_monte_carlo_chains_queued_show_their_position_then_run_in_a_worker(one_worker):
     from streamlit.testing.v1 import AppTest
 

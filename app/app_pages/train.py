@@ -111,7 +111,7 @@ def live():
         st.info(f"Queued: position {mgr.position()}. Training of every user runs in a few shared worker processes; "
                 "yours starts when one is free (Stop takes it out of the queue).", icon=":material/hourglass_top:")
     training_view.curves(snap, axis, ss.setdefault("colour_order", {}))
-    st.dataframe(pd.DataFrame(mgr.table()), hide_index=True, width="stretch", key="tr_table", column_config={
+    st.dataframe(pd.DataFrame(mgr.table(snap)), hide_index=True, width="stretch", key="tr_table", column_config={
         "test RMSE": st.column_config.NumberColumn(format="%.4f"), "epoch": st.column_config.NumberColumn(format="%.1f"),
         "relative error": st.column_config.NumberColumn(format="%.2e"),
         "RMSE / site": st.column_config.NumberColumn(format="%.2e"), "R²": st.column_config.NumberColumn(format="%.4f")})
