@@ -78,7 +78,8 @@ def parse_choice(options) -> Callable[[str], Any]:
         for o in opts:
             if str(o) == s:
                 return o
-        raise ValueError(f"must be one of {', '.join(map(str, opts))}")
+        shown = ", ".join(map(str, opts[:8])) + (f", … ({len(opts)} in all)" if len(opts) > 8 else "")
+        raise ValueError(f"must be one of {shown}")
     return p
 
 

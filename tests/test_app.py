@@ -142,6 +142,35 @@ def test_lab_rotating_all_spins_leaves_the_energy_unchanged():
     assert qp(at)["edits"].startswith("r")
 
 
+@pytest.mark.parametrize("page,query,keys", [
+    ("monte_carlo", {"L": "6", "methods": "ed", "chains": "3", "seed": "7", "surrogate": "de_effective_translation"},
+     {"L": "mc.L", "methods": "mc.methods", "chains": "mc.chains", "seed": "mc.seed", "surrogate": "mc.surrogate"}),
+    ("methods", {"L": "10", "count": "2", "seed": "4", "models": "de_efnn_c3_n3", "sw": "1,3", "kpm": "150:8"},
+     {"L": "methods.L", "count": "methods.count", "seed": "methods.seed", "models": "methods.models",
+      "sw": "methods.sw", "kpm": "methods.kpm"}),
+    ("sweeps", {"metric": "rmse@three_spin_binary_test"}, {"metric": "sweeps.metric"}),
+], ids=["monte_carlo", "methods", "sweeps"])
+def test_url_state_of_the_monte_carlo_methods_and_sweeps_pages(page, query, keys):
+    """Every control comes from the URL and goes back to it; a bad or hostile value is one escaped warning."""
+    at = open_page(page, query)
+    try:
+        assert not at.warning, [w.value for w in at.warning]
+        got = {k: at.session_state[skey] for k, skey in keys.items()}
+        assert {k: _state._fmt(v) for k, v in got.items()} == query
+        assert qp(at) == query  # nothing lost, nothing added
+        again = open_page(page, qp(at))
+        assert {k: again.session_state[skey] for k, skey in keys.items()} == got
+        bad = open_page(page, {k: "[x](javascript:alert(1)) **y**" for k in keys})
+        text = [w.value for w in bad.warning]
+        assert len(text) == len(keys) and all("\\[x\\]\\(javascript" in t for t in text), text
+        assert qp(bad) == {}  # the defaults were used, and the URL says so
+    finally:
+        for t in [x for x in (locals().get("at"), locals().get("again"), locals().get("bad")) if x is not None]:
+            run = t.session_state["mc_run"] if "mc_run" in t.session_state else None
+            if run is not None:
+                run.cancel()
+
+
 def test_lab_url_state_round_trips_and_bad_values_give_messages():
     at = open_page("lattice_lab", {"system": "ising", "L": "12", "preset": "neel", "seed": "5"})
     assert at.slider(key="lab.L").value == 12

@@ -31,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = Path(os.environ.get("EFNN_SCREENSHOTS") or Path(tempfile.gettempdir()) / "efnn_screenshots").resolve()
 CHROMIUM = next((p for p in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
                  if p and os.path.exists(p)), None)
-PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "architecture", "field_theory"]
+PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "architecture", "field_theory", "monte_carlo",
+         "methods", "sweeps"]
 # what "meaningful" means per page: the element whose appearance says the page's content is there
 # (the page's own numbers: the Overview's three energies, the Lattice lab's energies table, the Generalization
 # errors and the parameter counts; the Lessons' first step; the Train controls); plotly charts finish drawing
@@ -39,12 +40,16 @@ PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "archi
 MEANINGFUL = {"overview": ".st-key-ov_numbers td", "lessons": "text=Try this",
               "lattice_lab": ".st-key-lab_energies td", "train": "button:has-text('Play')",
               "generalization": ".st-key-gen_table td", "architecture": ".st-key-arch_counts td",
-              "field_theory": "[data-testid='stTab']"}
+              "field_theory": "[data-testid='stTab']", "monte_carlo": "button:has-text('Step')",
+              "methods": "button:has-text('Measure')", "sweeps": ".st-key-sw_best td"}
 # The same, as a test inside the page (for timing there: see test_first_meaningful_render_in_a_fresh_browser)
 MEANINGFUL_JS = {name: f"document.querySelector({sel!r}) !== null" for name, sel in MEANINGFUL.items()
                  if not sel.startswith(("text=", "button:"))}
 MEANINGFUL_JS["lessons"] = "(document.querySelector('[data-testid=stMain]') || {textContent: ''}).textContent.includes('Try this')"
-MEANINGFUL_JS["train"] = "[...document.querySelectorAll('button')].some(b => b.textContent.includes('Play'))"
+for _name, _sel in MEANINGFUL.items():
+    if _sel.startswith("button:"):  # button:has-text('X')
+        MEANINGFUL_JS[_name] = ("[...document.querySelectorAll('button')].some(b => b.textContent.includes(%r))"
+                                % _sel.split("'")[1])
 # When the page first shows it: the animation frame after it entered the DOM (a frame's rendering, its paint
 # included, runs right after its requestAnimationFrame callbacks, with no task in between), in ms since the
 # navigation started.
@@ -227,6 +232,13 @@ ACTIONS = {  # one non-default setting per page (the lattice pages: a hand edit)
     "architecture": lambda page: (page.locator("input[type='range'][aria-label='field-particle layers n']").first.focus(),
                                   page.keyboard.press("ArrowLeft")),
     "field_theory": lambda page: page.get_by_text("2", exact=True).first.click(),
+    "monte_carlo": lambda page: (page.locator("input[aria-label='Seed']").first.fill("7"),
+                                 page.locator("input[aria-label='Seed']").first.press("Enter")),
+    "methods": lambda page: (page.locator("input[aria-label='seed']").first.fill("4"),
+                             page.locator("input[aria-label='seed']").first.press("Enter")),
+    "sweeps": lambda page: (page.locator("[data-testid=stSelectbox]").filter(has_text="Metric on a test set")
+                            .click(),
+                            page.get_by_role("option", name="rmse@three_spin_binary_test", exact=True).click()),
 }
 
 
@@ -263,6 +275,8 @@ def test_shared_url_shows_the_same_state_in_a_new_browser(server, browser, name)
     no_errors(b)
     if name == "lattice_lab":
         assert "edits=f~" in url, url
+    a.context.close()  # their sessions end: work they started (Monte Carlo chains) is cancelled
+    b.context.close()
 
 
 def _table(page):

@@ -345,8 +345,8 @@ def test_methods_measurement_queues_in_the_pool_then_shows_its_points(one_worker
     pool, blocker = one_worker
     at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app" / "app_pages" / "methods.py"),
                            default_timeout=120).run()
-    at.select_slider(key="methods_L").set_value(10)
-    at.number_input(key="methods_count").set_value(1).run()
+    at.select_slider(key="methods.L").set_value(10)
+    at.number_input(key="methods.count").set_value(1).run()
     next(b for b in at.button if b.label == "Measure").click().run()
     assert any("Queued: position 1" in i.value for i in at.info), [i.value for i in at.info]
     blocker.cancel()

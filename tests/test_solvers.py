@@ -291,9 +291,9 @@ def test_methods_page_measures_and_plots():
     at = AppTest.from_file(str(app), default_timeout=120).run()
     at.switch_page("app_pages/methods.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    at.select_slider(key="methods_L").set_value(10)
-    at.number_input(key="methods_count").set_value(1)
-    at.multiselect(key="methods_models").set_value(["de_efnn_c3_n3"])
+    at.select_slider(key="methods.L").set_value(10)
+    at.number_input(key="methods.count").set_value(1)
+    at.multiselect(key="methods.models").set_value(["de_efnn_c3_n3"])
     at.run()
     at.button[0].click().run()
     t0 = time.time()  # the measurement runs in the server's job pool: poll as the page's fragment does

@@ -5,17 +5,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import jobs, work
+from app import caching, jobs, state, work
 from efnn_core import pretrained
 from efnn_core.frontier import KPM_POINTS, pareto, summary
 
-st.header("Methods: when is a network worth it?", divider="gray")
-st.caption("Every point below is measured when you press the button, on the same random double-exchange "
-           "configurations, on this machine, in one run: exact diagonalization (up to L = 40), the Schrieffer–Wolff "
-           "effective Hamiltonian of the lower band (orders 1–3), the kernel polynomial method (Chebyshev expansion "
-           "with colour probing, several moments M and colour distances p), and the energy models you pick. "
-           "Relative error = RMSE / |mean E| against ED (beyond L = 40: against a tight KPM, whose own error is "
-           "the floor). Times are per configuration; models at batch 1, the call a Monte Carlo loop makes.")
+state.header("Methods: when is a network worth it?",
+             "Every point below is measured when you press the button, on the same random double-exchange "
+             "configurations, on this machine, in one run: exact diagonalization (up to L = 40), the Schrieffer–Wolff "
+             "effective Hamiltonian of the lower band (orders 1–3), the kernel polynomial method (Chebyshev expansion "
+             "with colour probing, several moments M and colour distances p), and the energy models you pick. "
+             "Relative error = RMSE / |mean E| against ED (beyond L = 40: against a tight KPM, whose own error is "
+             "the floor). Times are per configuration; models at batch 1, the call a Monte Carlo loop makes. A shared "
+             "link carries the settings; the times are measured again on the machine that opens it.",
+             name="methods")
 
 DEFAULT_MODELS = ("de_efnn_c3_n3", "de_dnn_c3_n3", "de_effective_translation")
 
@@ -26,29 +28,30 @@ def _pretrained_names() -> list[str]:
 
 
 def _session_models() -> dict:
-    """Models trained on the Train page in this browser session (if that page's helper is there)."""
-    try:
-        from app import caching
-
-        return {e.name: e.model for e in caching.session_models().values() if e.system == "double_exchange"}
-    except (ImportError, AttributeError):
-        return {}
+    """Models trained or uploaded on the Train page in this browser session."""
+    return {e.name: e.model for e in caching.session_models().values() if e.system == "double_exchange"}
 
 
 session = _session_models()
 names = _pretrained_names()
 c = st.columns([1.2, 0.8, 0.7, 2.6])
-L = c[0].select_slider("Lattice size L", [10, 16, 20, 30, 40, 64, 100], value=20, key="methods_L",
-                       help="ED only up to 40 (O(L⁶)); SW up to 64 (a dense L²×L² matrix); KPM is O(L²).")
-count = c[1].number_input("configurations", 1, 16, 3, key="methods_count")
-seed = c[2].number_input("seed", 0, 10_000, 0, key="methods_seed")
-picked = c[3].multiselect("Energy models", list(session) + names,
-                          default=list(session) + [n for n in DEFAULT_MODELS if n in names], key="methods_models")
+sizes = [10, 16, 20, 30, 40, 64, 100]
+L = state.control("L", c[0].select_slider, "Lattice size L", 20, state.parse_choice(sizes), options=sizes,
+                  help="ED only up to 40 (O(L⁶)); SW up to 64 (a dense L²×L² matrix); KPM is O(L²).")
+count = state.control("count", c[1].number_input, "configurations", 3, state.parse_int(1, 16), min_value=1, max_value=16)
+seed = state.control("seed", c[2].number_input, "seed", 0, state.parse_int(0, 10_000), min_value=0, max_value=10_000)
+choices = list(session) + names
+picked = state.control("models", c[3].multiselect, "Energy models",
+                       list(session) + [n for n in DEFAULT_MODELS if n in names],
+                       state.parse_list(choices), options=choices,
+                       help="Models trained on the Train page are listed for this browser session only.")
 c2 = st.columns([1.2, 3])
-orders = c2[0].multiselect("SW orders", [1, 2, 3], default=[2, 3], key="methods_sw")
-kpm_labels = [f"M={m}, p={p}" for m, p in KPM_POINTS]
-kpm_pick = c2[1].multiselect("KPM settings (moments M, colour distance p)", kpm_labels, default=kpm_labels,
-                             key="methods_kpm")
+orders = state.control("sw", c2[0].multiselect, "SW orders", [2, 3], state.parse_list([1, 2, 3]), options=[1, 2, 3])
+kpm_keys = [f"{m}:{p}" for m, p in KPM_POINTS]  # "M:p", compact in the URL
+kpm_pick = state.control("kpm", c2[1].multiselect, "KPM settings (moments M, colour distance p)", kpm_keys,
+                         state.parse_list(kpm_keys), options=kpm_keys,
+                         format_func=lambda k: "M={}, p={}".format(*k.split(":")))
+state.sync_url()  # every control is declared (the page may stop below, before a measurement exists)
 if L > 40:
     st.info(f"L = {L}: ED would take {'minutes' if L < 80 else 'hours'} per configuration, so the reference is "
             "a tight KPM (M = 300, p = 16) computed in the same run.", icon=":material/info:")
@@ -63,8 +66,8 @@ def measure():
     ss.methods_job, ss.methods_error = None, None
     try:
         ss.methods_job = work.submit_frontier(L, {n: session.get(n, n) for n in picked}, count=count, seed=seed,
-                                              sw_orders=orders, kpm_points=[p for p, lab in zip(KPM_POINTS, kpm_labels)
-                                                                            if lab in kpm_pick])
+                                              sw_orders=orders, kpm_points=[p for p, k in zip(KPM_POINTS, kpm_keys)
+                                                                            if k in kpm_pick])
         ss.methods_job_key = key
     except (jobs.JobError, ValueError) as err:
         ss.methods_error = str(err)
@@ -140,9 +143,9 @@ fig.update_layout(xaxis=dict(type="log", title="seconds per configuration"),
                   margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=-0.15))
 if (df["rel_error"] == 0).any():
     fig.add_hline(y=floor, line=dict(dash="dot", color="grey"), annotation_text="exact (drawn at this line)")
-st.plotly_chart(fig, use_container_width=True)
+st.plotly_chart(fig, width="stretch")
 st.markdown(summary(pts, L_done) + " Larger markers: the Pareto front (nothing is both faster and more accurate).")
 st.caption(f"Measured at {when} in this session on {int(rkey[1])} configuration(s) (seed {rkey[2]}).")
 table = df[["name", "kind", "seconds", "rel_error", "rmse_T", "estimate"]].rename(columns={
     "seconds": "s / config", "rel_error": "relative error", "rmse_T": "RMSE / T", "estimate": "own estimate (rel.)"})
-st.dataframe(table, hide_index=True, use_container_width=True)
+st.dataframe(table, hide_index=True, width="stretch")

@@ -4,16 +4,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app import jobs, work
+from app import caching, jobs, state, work
 from efnn_core import pretrained
 
 ss = st.session_state
-st.title(":material/casino: Monte Carlo")
-st.markdown("Sample the double exchange model at T = 0.1. **ED-Metropolis** diagonalizes the 2L² × 2L² Hamiltonian "
-            "for every single-spin proposal; **SLMC** makes a whole sweep of proposals with a cheap surrogate and "
-            "then accepts or rejects the end point with one exact ED, min(1, exp(−[ΔE − ΔE_surrogate]/T)) — exact "
-            "results whatever the surrogate, which only sets the acceptance. Both get the same wall-clock time. The "
-            "chains run in one of the server's shared worker processes, not in the page.")
+state.header("Monte Carlo: exact sampling with a network as surrogate",
+             "Sample the double exchange model at T = 0.1. <b>ED-Metropolis</b> diagonalizes the 2L² × 2L² "
+             "Hamiltonian for every single-spin proposal; <b>SLMC</b> makes a whole sweep of proposals with a cheap "
+             "surrogate and then accepts or rejects the end point with one exact ED, min(1, exp(−[ΔE − "
+             "ΔE_surrogate]/T)): exact results whatever the surrogate, which only sets the acceptance. Both get the "
+             "same wall-clock time. The chains run in one of the server's shared worker processes, not in the page.",
+             name="mc")
 
 
 @st.cache_data(show_spinner=False)
@@ -32,22 +33,28 @@ def shipped_surrogates() -> list[str]:
 
 
 def session_surrogates() -> dict:
-    """Models trained in this browser session (the Train page keeps them in st.session_state)."""
-    entries = ss.get("session_models") or {}
-    return {f"{k} (this session)": e.model for k, e in entries.items()
-            if getattr(e, "system", None) == "double_exchange"}
+    """Models trained or uploaded in this browser session (Train page), by their label here."""
+    return {f"{k} (this session)": e.model for k, e in caching.session_models().items()
+            if e.system == "double_exchange"}
 
 
 c = st.columns([1, 2, 3, 1, 1])
-L = c[0].number_input("L", 5, 20, 10, help="ED-Metropolis only up to L = 12: one sweep is L² EDs (≈ 50 s at L = 20)")
-methods = c[1].multiselect("Methods", ["ed", "slmc"], ["ed", "slmc"],
-                           format_func={"ed": "ED-Metropolis", "slmc": "SLMC"}.get)
+L = state.control("L", c[0].number_input, "L", 10, state.parse_int(5, 20), min_value=5, max_value=20,
+                  help="ED-Metropolis only up to L = 12: one sweep is L² EDs (≈ 50 s at L = 20)")
+METHODS = {"ed": "ED-Metropolis", "slmc": "SLMC"}
+methods = state.control("methods", c[1].multiselect, "Methods", ["ed", "slmc"], state.parse_list(METHODS),
+                        options=list(METHODS), format_func=METHODS.get)
 mine = session_surrogates()
-choice = c[2].selectbox("Surrogate (SLMC)", list(mine) + shipped_surrogates(),
-                        help="Effective models change one spin's energy in O(1) (~25 µs); a network needs a full "
-                             "batch-1 forward pass per proposal (~0.3–0.7 ms)")
-chains = c[3].number_input("Chains", 2, 4, 2)
-seed = c[4].number_input("Seed", 0, 10 ** 6, 0)
+shipped = shipped_surrogates()
+options = list(mine) + shipped
+choice = state.control("surrogate", c[2].selectbox, "Surrogate (SLMC)", (shipped or options or [None])[0],
+                       state.parse_choice(options), options=options,
+                       help="Effective models change one spin's energy in O(1) (~25 µs); a network needs a full "
+                            "batch-1 forward pass per proposal (~0.3–0.7 ms). A model trained on the Train page "
+                            "is listed for this browser session only.")
+chains = state.control("chains", c[3].number_input, "Chains", 2, state.parse_int(2, 4), min_value=2, max_value=4)
+seed = state.control("seed", c[4].number_input, "Seed", 0, state.parse_int(0, 10 ** 6), min_value=0, max_value=10 ** 6)
+state.sync_url()  # every control is declared: the URL now says what this page shows
 key = (L, tuple(methods), choice, chains, seed)
 if L > 12 and "ed" in methods:
     st.info("ED-Metropolis is limited to L ≤ 12 here (a sweep at L = 20 takes about a minute); running SLMC only.")

@@ -10,10 +10,10 @@ from efnn_core import sweep
 SHIPPED = {p.stem: p for p in sorted((Path(__file__).resolve().parents[2] / "docs" / "sweeps").glob("*.csv"))}
 
 state.header("Sweeps: error against size and training time",
-           "Each row of a sweep's results table is one independent training run (`python -m efnn_core sweep "
-           "--grid FILE.toml --out DIR`, on this machine or a Dask cluster). Here: the test error of every "
-           "finished run against its number of parameters and against its training time, per architecture.",
-           name="sweeps")
+             "Each row of a sweep's results table is one independent training run (<code>python -m efnn_core sweep "
+             "--grid FILE.toml --out DIR</code>, on this machine or a Dask cluster). Here: the test error of every "
+             "finished run against its number of parameters and against its training time, per architecture.",
+             name="sweeps")
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -22,14 +22,18 @@ def _load(raw: bytes):
 
 
 c = st.columns([1, 2])
-source = c[0].radio("Results table", ["shipped", "upload"], horizontal=True, key="sw_source",
-                    disabled=not SHIPPED, index=0 if SHIPPED else 1)
-if source == "shipped" and SHIPPED:
-    name = c[1].selectbox("Shipped table", list(SHIPPED), key="sw_name")
+sources = ["shipped", "upload"] if SHIPPED else ["upload"]
+source = state.control("source", c[0].radio, "Results table", sources[0], state.parse_choice(sources), options=sources,
+                       horizontal=True, help="An uploaded table is seen by this browser session only (a shared link "
+                                             "cannot carry it).")
+if source == "shipped":
+    name = state.control("table", c[1].selectbox, "Shipped table", list(SHIPPED)[0], state.parse_choice(SHIPPED),
+                         options=list(SHIPPED))
     raw = SHIPPED[name].read_bytes()
 else:
     up = c[1].file_uploader("results.csv of a sweep", type=["csv"], key="sw_upload")
     if up is None:
+        state.sync_url()
         st.info("Upload the `results.csv` that `python -m efnn_core sweep` wrote.", icon=":material/info:")
         st.stop()
     if up.size > sweep.MAX_RESULTS_BYTES:
@@ -49,9 +53,12 @@ metrics = sorted({c for c in ok.columns if "@" in c and ok[c].notna().any()})
 if ok.empty or not metrics:
     st.warning(f"No finished job with metrics in this table ({failed} failed).")
     st.stop()
-default = next((i for i, m in enumerate(metrics) if m.startswith("rel_error@")), 0)
-m = st.selectbox("Metric on a test set", metrics, index=default, key="sw_metric",
-                 help="rel_error = RMSE / |mean E| of that test set; rmse_T = RMSE in units of T; per site = RMSE / N.")
+default = next((m for m in metrics if m.startswith("rel_error@")), metrics[0])
+if st.session_state.get(state.skey("metric"), default) not in metrics:  # another table than the last one
+    state.keep("metric", default)
+m = state.control("metric", st.selectbox, "Metric on a test set", default, state.parse_choice(metrics), options=metrics,
+                  help="rel_error = RMSE / |mean E| of that test set; rmse_T = RMSE in units of T; per site = RMSE / N.")
+state.sync_url()
 hover = [c for c in ("job", "width", "channels", "layers", "lr", "epochs", "seed") if ok[c].notna().any()]
 cols = st.columns(2)
 for col, x, title in ((cols[0], "parameters", "parameters"), (cols[1], "train_seconds", "training time (s)")):
@@ -59,9 +66,11 @@ for col, x, title in ((cols[0], "parameters", "parameters"), (cols[1], "train_se
                      labels={x: title, m: m, "arch": "architecture"})
     fig.update_traces(marker=dict(size=10))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), title=f"{m.split('@')[0]} against {title}")
-    col.plotly_chart(fig, use_container_width=True)
+    col.plotly_chart(fig, width="stretch")
 best = ok.loc[ok.groupby("arch")[m].idxmin()].sort_values(m)
 st.caption(f"{len(ok)} finished runs, {failed} failed. Best run per architecture:")
-st.dataframe(best[["arch", "parameters", "train_seconds", m, *hover]], hide_index=True, use_container_width=True)
+shown = best[["arch", "parameters", "train_seconds", m, *hover]].assign(
+    train_seconds=best["train_seconds"].map("{:.1f}".format), **{m: best[m].map("{:.3g}".format)})
+state.table(shown.rename(columns={"train_seconds": "training s"}), st.container(key="sw_best"), index=False)
 with st.expander("Whole table"):
-    st.dataframe(df, hide_index=True, use_container_width=True)
+    st.dataframe(df, hide_index=True, width="stretch")
