@@ -171,6 +171,22 @@ def test_url_state_of_the_monte_carlo_methods_and_sweeps_pages(page, query, keys
                 run.cancel()
 
 
+def test_every_lesson_deep_link_opens_its_page_with_valid_settings():
+    """Each step's link is a page plus URL values that page accepts: no exception, no warning about them."""
+    from app import lessons
+
+    steps = lessons.available(APP.parent / "app_pages")
+    assert len(steps) >= 6
+    for title, page, _, _, _, query in steps:
+        params = dict(kv.split("=", 1) for kv in query.split("&") if kv)
+        at = open_page(page or "overview", params)
+        assert not [w.value for w in at.warning if "URL parameter" in w.value], title
+        assert qp(at).items() <= params.items(), title  # the page shows the link's values (defaults not spelt out)
+        run = at.session_state["mc_run"] if "mc_run" in at.session_state else None
+        if run is not None:
+            run.cancel()
+
+
 def test_lab_url_state_round_trips_and_bad_values_give_messages():
     at = open_page("lattice_lab", {"system": "ising", "L": "12", "preset": "neel", "seed": "5"})
     assert at.slider(key="lab.L").value == 12
