@@ -16,7 +16,9 @@ and its efficiency is T1 / (2 T2) from the two runs of each: a linear drift canc
 
 Per run: wall time, and how busy the workers were (summed in-task seconds / (workers x wall)), which
 other jobs on the machine slow down but do not make idle; for one Dask worker, 1 - busy is Dask's own
-overhead.  Then the cost of a trivial task (returns its argument) through ``map_tasks`` on Dask and on
+overhead on the task path.  And the CPU that this process and its children used outside the tasks, as a
+share of the cores: what a scheduler takes from the tasks' cores (with ``local:N`` the scheduler and the
+nannies live in this process).  Then the cost of a trivial task (returns its argument) through ``map_tasks`` on Dask and on
 the local pool, as a share of a default L = 20 shard (``data.shard_size(20)`` configurations), and one
 end-to-end ``data.generate`` per backend; every sha256 is compared.
 
@@ -51,18 +53,39 @@ def identity(x):
 
 
 def timed_shard(task):
-    """One shard's labels and the wall seconds the worker spent computing them."""
-    t0 = time.perf_counter()
-    return ed.solve_chunk(task), time.perf_counter() - t0
+    """One shard's labels, and the wall and CPU seconds the worker spent computing them."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    return ed.solve_chunk(task), time.perf_counter() - t0, time.process_time() - c0
 
 
-def label(tasks, *, executor=None, workers=None) -> tuple[float, float, str]:
-    """(wall seconds, summed in-task seconds, sha256 of the labels in order) of one labelling run."""
+def cpu_seconds() -> dict[int, float]:
+    """CPU seconds (user + system) so far of this process and each of its descendants, by pid."""
+    import psutil  # a dependency of distributed
+
+    out = {}
+    me = psutil.Process()
+    for proc in [me, *me.children(recursive=True)]:
+        try:
+            t = proc.cpu_times()
+            out[proc.pid] = t.user + t.system
+        except psutil.Error:  # ended meanwhile
+            pass
+    return out
+
+
+def label(tasks, *, executor=None, workers=None) -> tuple[float, float, str, float]:
+    """(wall seconds, summed in-task seconds, sha256 of the labels in order, CPU seconds spent outside the
+    tasks by this process and its descendants) of one labelling run.  That last figure is what a scheduler
+    takes from the cores beside the tasks (heartbeats, health checks, result traffic), which in-task time
+    cannot show; processes that end within the run (a pool started for it) are not counted."""
+    before = cpu_seconds()
     t0 = time.perf_counter()
     out = dict(parallel.map_tasks(timed_shard, tasks, executor=executor, workers=workers))
     wall = time.perf_counter() - t0
+    after = cpu_seconds()
     labels = np.concatenate([out[i][0] for i in range(len(tasks))])
-    return wall, sum(v[1] for v in out.values()), data.sha256(labels)
+    used = sum(v - before.get(pid, 0.0) for pid, v in after.items())
+    return wall, sum(v[1] for v in out.values()), data.sha256(labels), used - sum(v[2] for v in out.values())
 
 
 def per_task(executor, n: int, workers: int | None = None) -> float:
@@ -126,6 +149,7 @@ def main() -> None:
              "dask 2": (2, {})}
     wall: dict[str, list[float]] = {k: [] for k in modes}
     busy: dict[str, list[float]] = {k: [] for k in modes}
+    outside: dict[str, list[float]] = {k: [] for k in modes}  # CPU outside tasks / (cores x wall)
     shas = set()
     spins = get("double_exchange").sample(a.L, a.count, 99)
     tasks = [("double_exchange", {}, spins[i:i + a.chunk], "double") for i in range(0, a.count, a.chunk)]
@@ -140,12 +164,17 @@ def main() -> None:
                                          else parallel.executor_from(f"local:{n}"))
                 list(parallel.map_tasks(timed_shard, tasks[:2] * n, executor=ex))
                 kw = {**kw, "executor": ex}
-            w, b, sha = label(tasks, **kw)
+            w, b, sha, cpu_out = label(tasks, **kw)
+        cores = parallel.cpu_count()
         wall[key].append(w)
         busy[key].append(b / (n * w))
         shas.add(sha)
+        out = ""
+        if key != "pool 2":  # its processes end inside the run, their CPU with them
+            outside[key].append(max(0.0, cpu_out) / (cores * w))
+            out = f"  CPU outside tasks {cpu_out / (cores * w):5.1%} of {cores} cores"
         print(f"run {r + 1}: {key:7s} {w:6.2f} s  {a.count / w:6.2f} config/s  workers busy {b / (n * w):5.1%}"
-              f"  sha256 {sha[:12]}  load {os.getloadavg()[0]:.1f}", flush=True)
+              f"{out}  sha256 {sha[:12]}  load {os.getloadavg()[0]:.1f}", flush=True)
 
     for r in range(a.repeat):
         for key in ("serial", "warm 2", "warm 2", "serial", "pool 2", "dask 1", "dask 2", "dask 2", "dask 1"):
@@ -168,8 +197,9 @@ def main() -> None:
           f"sha256 identical across all runs and data.generate: {len(shas) == 1}")
     med = {k: statistics.median(v) for k, v in wall.items()}
     for k, v in wall.items():
+        out = f"   CPU outside tasks {min(outside[k]):.1%}-{max(outside[k]):.1%} of the cores" if outside[k] else ""
         print(f"  {k:7s} {min(v):6.2f}-{max(v):6.2f} s   {a.count / med[k]:6.2f} config/s (median)   "
-              f"workers busy {min(busy[k]):.1%}-{max(busy[k]):.1%}")
+              f"workers busy {min(busy[k]):.1%}-{max(busy[k]):.1%}{out}")
     def eff(one: str, two: str) -> list[float]:
         """T1 / (2 T2) per repeat: ABBA pairs (two runs of each per repeat) where both were run twice."""
         k1, k2 = len(wall[one]) // a.repeat, len(wall[two]) // a.repeat

@@ -149,3 +149,22 @@ def test_a_worker_killed_mid_run_costs_only_its_shards(tmp_path, reference):
         killer.join(5)
         assert killed.is_set() and workers[0].wait(10) is not None
     assert m["sha256_energies"] == want
+
+
+def _worker_settings(_):
+    import dask
+
+    return {k: dask.config.get(k) for k in parallel.DASK_SETTINGS}
+
+
+def test_local_clusters_run_with_the_quiet_settings():
+    """local:N's workers (and the scheduler and nannies, which live in this process) run with
+    parallel.DASK_SETTINGS: no stack profiler, 1 s health checks and memory reads (docs/SCALING.md: these
+    took 3-4 % of 2 cores from the tasks)."""
+    with parallel.executor_from("local:1") as ex:
+        assert ex.submit(_worker_settings, 0).result(timeout=60) == parallel.DASK_SETTINGS
+        cluster = ex._client.cluster
+        (nanny,) = cluster.workers.values()
+        assert cluster.scheduler.periodic_callbacks["tick"].callback_time == 1000  # ms
+        assert nanny.periodic_callbacks["tick"].callback_time == 1000
+        assert nanny.periodic_callbacks["memory_monitor"].callback_time == 1000
