@@ -108,11 +108,12 @@ class Manager:
         """End every run now, keeping its best weights; a run that never started says so (a queued
         comparison is taken out of the queue)."""
         with self._lock:
-            self.mode, self._steps = "pause", 0
+            self.mode = "pause"
             job = self._job
             if job is not None and job.state == "running" and job.send(("stop",)):
-                self._steps = 1  # busy until the child's final events are in
+                self._steps += 1  # busy until the job has ended (its final events are in): _read sets 0
                 return
+            self._steps = 0
             self._job = None
             if job is not None:
                 job.cancel()
