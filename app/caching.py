@@ -121,9 +121,14 @@ def register(entry: ModelEntry) -> None:
     session_models()[entry.name] = entry
 
 
+def session_entries(system: str) -> list[ModelEntry]:
+    """This browser session's models (trained or uploaded) for ``system``."""
+    return [m for m in session_models().values() if m.system == system]
+
+
 def models_for(system: str) -> tuple[list[ModelEntry], list[str]]:
     """This session's models for ``system`` first, then the pretrained ones; load problems as messages."""
-    out = [m for m in session_models().values() if m.system == system]
+    out = session_entries(system)
     problems = []
     for name, sys_name in pretrained_systems().items():
         if sys_name != system:

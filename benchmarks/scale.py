@@ -18,8 +18,8 @@ Per run: wall time, and how busy the workers were (summed in-task seconds / (wor
 other jobs on the machine slow down but do not make idle; for one Dask worker, 1 - busy is Dask's own
 overhead on the task path.  And the CPU that this process and its children used outside the tasks, as a
 share of the cores: what a scheduler takes from the tasks' cores (with ``local:N`` the scheduler and the
-nannies live in this process).  Then the cost of a trivial task (returns its argument) through ``map_tasks`` on Dask and on
-the local pool, as a share of a default L = 20 shard (``data.shard_size(20)`` configurations), and one
+nannies live in this process).  Then the cost of a trivial task (returns its argument) through
+``map_tasks`` on Dask and on the local pool, as a share of a default L = 20 shard (``data.shard_size(20)`` configurations), and one
 end-to-end ``data.generate`` per backend; every sha256 is compared.
 
     python benchmarks/scale.py              # ~8 minutes on 2 idle cores
@@ -153,6 +153,7 @@ def main() -> None:
     shas = set()
     spins = get("double_exchange").sample(a.L, a.count, 99)
     tasks = [("double_exchange", {}, spins[i:i + a.chunk], "double") for i in range(0, a.count, a.chunk)]
+    cores = parallel.cpu_count()
     if a.raw:
         return raw_pair(tasks[: max(2, len(tasks) // 2)], a.repeat)
 
@@ -165,14 +166,13 @@ def main() -> None:
                 list(parallel.map_tasks(timed_shard, tasks[:2] * n, executor=ex))
                 kw = {**kw, "executor": ex}
             w, b, sha, cpu_out = label(tasks, **kw)
-        cores = parallel.cpu_count()
         wall[key].append(w)
         busy[key].append(b / (n * w))
         shas.add(sha)
         out = ""
         if key != "pool 2":  # its processes end inside the run, their CPU with them
             outside[key].append(max(0.0, cpu_out) / (cores * w))
-            out = f"  CPU outside tasks {cpu_out / (cores * w):5.1%} of {cores} cores"
+            out = f"  CPU outside tasks {outside[key][-1]:5.1%} of {cores} cores"
         print(f"run {r + 1}: {key:7s} {w:6.2f} s  {a.count / w:6.2f} config/s  workers busy {b / (n * w):5.1%}"
               f"{out}  sha256 {sha[:12]}  load {os.getloadavg()[0]:.1f}", flush=True)
 

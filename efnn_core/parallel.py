@@ -307,20 +307,21 @@ def executor_from(address: str | None = None, *, timeout: float = CONNECT_TIMEOU
         yield client.get_executor(pure=False)
 
 
-#: Dask settings for compute-bound single-threaded tasks, one worker per core, so that nothing but the tasks
-#: needs a core (whatever else runs takes it from a task; docs/SCALING.md has the measurements at L = 20 on 2 cores):
+#: Dask settings for compute-bound single-threaded tasks, one worker per core, so that nothing but the
+#: tasks needs a core (whatever else runs takes it from a task; docs/SCALING.md has the measurements at
+#: L = 20 on 2 cores):
 #:
 #: * a worker's statistical profiler samples every thread's stack each 10 ms: in-task time +10-18 % at 2
 #:   workers, and a 1-worker run used 1.05 cores;
 #: * every server's event-loop health check runs each 20 ms (``admin.tick``), and each nanny reads its worker's
 #:   memory each 100 ms: with ``local:N`` the scheduler and the nannies live in the calling process, which used
-#:   0.44-0.61 s of CPU per 8 s run of 2 workers (2.7-3.9 % of the two cores, outside every task); at 1 s and
-#:   1 s, 0.15-0.18 s (1.3-1.4 %). The health check only warns about a blocked event loop, and a worker over its
-#:   memory limit is still stopped, within a second.
+#:   0.44-0.61 s of CPU per 8 s run of 2 workers (2.7-3.9 % of the two cores, outside every task); at 1 s
+#:   and 1 s, 0.15-0.18 s (1.3-1.5 %). The health check only warns about a blocked event loop, and a worker
+#:   over its memory limit is still stopped, within a second.
 #:
-#: For ``dask scheduler`` / ``dask worker`` on a cluster, the same as environment variables (README, "Run on a
-#: cluster"): ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``, ``DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s``,
-#: ``DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL=1s``.
+#: For ``dask scheduler`` / ``dask worker`` on a cluster, the same as environment variables (README, "Run
+#: on a cluster"): ``DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False``,
+#: ``DASK_DISTRIBUTED__ADMIN__TICK__INTERVAL=1s``, ``DASK_DISTRIBUTED__WORKER__MEMORY__MONITOR_INTERVAL=1s``.
 DASK_SETTINGS = {"distributed.worker.profile.enabled": False,
                  "distributed.admin.system-monitor.interval": "2s",
                  "distributed.admin.tick.interval": "1s",

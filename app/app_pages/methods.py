@@ -27,12 +27,7 @@ def _pretrained_names() -> list[str]:
     return [n for n in pretrained.list() if pretrained.metadata(n).get("system") == "double_exchange"]
 
 
-def _session_models() -> dict:
-    """Models trained or uploaded on the Train page in this browser session."""
-    return {e.name: e.model for e in caching.session_models().values() if e.system == "double_exchange"}
-
-
-session = _session_models()
+session = {e.name: e.model for e in caching.session_entries("double_exchange")}  # trained/uploaded here
 names = _pretrained_names()
 c = st.columns([1.2, 0.8, 0.7, 2.6])
 sizes = [10, 16, 20, 30, 40, 64, 100]

@@ -34,8 +34,7 @@ def shipped_surrogates() -> list[str]:
 
 def session_surrogates() -> dict:
     """Models trained or uploaded in this browser session (Train page), by their label here."""
-    return {f"{k} (this session)": e.model for k, e in caching.session_models().items()
-            if e.system == "double_exchange"}
+    return {f"{e.name} (this session)": e.model for e in caching.session_entries("double_exchange")}
 
 
 c = st.columns([1, 2, 3, 1, 1])
