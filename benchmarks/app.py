@@ -25,7 +25,8 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 sys.path.insert(0, str(ROOT))
 
 APP = str(ROOT / "app" / "streamlit_app.py")
-PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "architecture", "field_theory"]
+PAGES = ["overview", "lessons", "lattice_lab", "train", "generalization", "architecture", "field_theory", "monte_carlo",
+         "methods", "sweeps"]
 RENDER_BUDGET, EDIT_BUDGET = 3.0, 0.5
 
 
@@ -53,6 +54,8 @@ def first_render(page: str) -> float:
         t = time.perf_counter()
         at.run()
     dt = time.perf_counter() - t
+    if "mc_run" in at.session_state and at.session_state["mc_run"] is not None:
+        at.session_state["mc_run"].cancel()  # the chains the Monte Carlo page queued in the job pool
     if at.exception:
         raise RuntimeError(f"{page}: {at.exception[0].value}")
     return dt
